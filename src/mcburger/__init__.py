@@ -1,0 +1,1 @@
+"""McBurger Orders: an event-sourced order system for quick-service restaurants."""

@@ -1,0 +1,248 @@
+"""The embedded ``EventStore``: one SQLite file (WAL), one aiosqlite connection per process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+from collections.abc import Collection, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from mcburger.adapters.serialization import EventSerializer
+from mcburger.application.ports import (
+    AlreadyProcessed,
+    EventStore,
+    RecordedEvent,
+    Tracking,
+    WrongExpectedVersion,
+)
+from mcburger.domain.events import Event, category_of
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    position INTEGER PRIMARY KEY AUTOINCREMENT,
+    stream TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    category TEXT NOT NULL,
+    type TEXT NOT NULL,
+    type_version INTEGER NOT NULL,
+    event_id TEXT NOT NULL UNIQUE,
+    restaurant_id TEXT NOT NULL,
+    occurred_at TEXT NOT NULL,
+    data TEXT NOT NULL,
+    UNIQUE (stream, version)
+);
+CREATE INDEX IF NOT EXISTS events_by_category ON events (category, position);
+CREATE TABLE IF NOT EXISTS tracking (
+    consumer TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"""
+
+_INSERT_EVENT = """
+INSERT INTO events (stream, version, category, type, type_version, event_id, restaurant_id,
+                    occurred_at, data)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_UPSERT_TRACKING = """
+INSERT INTO tracking (consumer, position) VALUES (?, ?)
+ON CONFLICT (consumer) DO UPDATE SET position = excluded.position
+"""
+
+_SELECT = "SELECT position, stream, version, type, type_version, data FROM events"
+
+# How often a waiter re-reads the log: appends by ANOTHER process on the same file wake no
+# Condition of ours, so this bounds how late they are noticed. In-process appends wake at once.
+CROSS_PROCESS_POLL_SECONDS = 0.5
+
+
+class SQLiteEventStore(EventStore):
+    """Events in one table: ``position`` is the global log, ``(stream, version)`` the streams.
+
+    Writers take SQLite's write lock up front (``BEGIN IMMEDIATE``), so transactions commit in
+    position order and a reader never sees a position before a smaller one has committed. One
+    connection is shared by every task of the process, so every use of it holds ``_lock``: a read
+    must never run inside another task's open transaction.
+    """
+
+    def __init__(
+        self,
+        db: aiosqlite.Connection,
+        serializer: EventSerializer,
+        poll_seconds: float = CROSS_PROCESS_POLL_SECONDS,
+    ) -> None:
+        self._db = db
+        self._serializer = serializer
+        self._poll_seconds = poll_seconds
+        self._lock = asyncio.Lock()
+        self._appended = asyncio.Condition()
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path | str,
+        serializer: EventSerializer | None = None,
+        *,
+        poll_seconds: float = CROSS_PROCESS_POLL_SECONDS,
+    ) -> SQLiteEventStore:
+        """Connect to ``path`` (or ``":memory:"``), creating the schema if it is missing."""
+        # isolation_level=None: the driver opens no implicit transactions; append issues BEGIN.
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        try:
+            # First, so that the steps below wait for another process opening the same file.
+            await db.execute("PRAGMA busy_timeout=5000")
+            await db.execute("PRAGMA journal_mode=WAL")
+            # FULL syncs the WAL on every commit: a committed append survives power loss.
+            await db.execute("PRAGMA synchronous=FULL")
+            await db.executescript(_SCHEMA)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db, serializer or EventSerializer(), poll_seconds)
+
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        expected_version: int,
+        tracking: Tracking | None = None,
+    ) -> list[RecordedEvent]:
+        # Serialize before taking the lock: a bad event fails without holding anyone up.
+        rows = [self._row(stream, expected_version + i, e) for i, e in enumerate(events, 1)]
+        async with self._lock:
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                positions = await self._write(stream, rows, expected_version, tracking)
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._rollback()
+                raise
+        if positions:
+            async with self._appended:
+                self._appended.notify_all()
+        return [
+            RecordedEvent(position, stream, expected_version + i, event)
+            for i, (position, event) in enumerate(zip(positions, events, strict=True), start=1)
+        ]
+
+    def _row(self, stream: str, version: int, event: Event) -> tuple[str | int, ...]:
+        type_name, type_version, data = self._serializer.serialize(event)
+        return (
+            stream,
+            version,
+            category_of(stream),
+            type_name,
+            type_version,
+            event.event_id,
+            event.restaurant_id,
+            event.occurred_at.isoformat(),
+            data,
+        )
+
+    async def _write(
+        self,
+        stream: str,
+        rows: list[tuple[str | int, ...]],
+        expected_version: int,
+        tracking: Tracking | None,
+    ) -> list[int]:
+        """The body of ``append``'s transaction; raising makes the caller roll back."""
+        current = await self._scalar(
+            "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,)
+        )
+        if current != expected_version:
+            raise WrongExpectedVersion(f"{stream}: at {current}, expected {expected_version}")
+        if tracking is not None:
+            recorded = await self._tracked(tracking.consumer)
+            if tracking.position <= recorded:
+                raise AlreadyProcessed(f"{tracking.consumer}: {tracking.position} <= {recorded}")
+        positions: list[int] = []
+        for row in rows:
+            inserted = await self._db.execute_insert(_INSERT_EVENT, row)
+            assert inserted is not None  # execute_insert always returns last_insert_rowid()
+            positions.append(int(inserted[0]))
+        if tracking is not None:
+            await self._db.execute(_UPSERT_TRACKING, (tracking.consumer, tracking.position))
+        return positions
+
+    async def _rollback(self) -> None:
+        # SQLite may already have ended the transaction (a COMMIT that went through before a
+        # cancellation, or an I/O error that rolled back); then ROLLBACK fails and would hide
+        # the error that brought us here.
+        with contextlib.suppress(sqlite3.OperationalError):
+            await self._db.execute("ROLLBACK")
+
+    async def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
+        sql = f"{_SELECT} WHERE stream = ? AND version > ? ORDER BY version"
+        return await self._select(sql, (stream, after_version))
+
+    async def read_all(
+        self,
+        after_position: int = 0,
+        limit: int = 500,
+        categories: Collection[str] | None = None,
+    ) -> list[RecordedEvent]:
+        if limit <= 0:
+            return []  # SQLite reads a negative LIMIT as "no limit"
+        if categories is None:
+            sql = f"{_SELECT} WHERE position > ? ORDER BY position LIMIT ?"
+            return await self._select(sql, (after_position, limit))
+        wanted = sorted(set(categories))
+        marks = ", ".join("?" * len(wanted))
+        sql = f"{_SELECT} WHERE position > ? AND category IN ({marks}) ORDER BY position LIMIT ?"
+        return await self._select(sql, (after_position, *wanted, limit))
+
+    async def last_position(self) -> int:
+        async with self._lock:
+            return await self._scalar("SELECT COALESCE(MAX(position), 0) FROM events", ())
+
+    async def tracked_position(self, consumer: str) -> int:
+        async with self._lock:
+            return await self._tracked(consumer)
+
+    # ASYNC109 prefers asyncio.timeout at the call site, but the port fixes this signature.
+    async def wait_for_append(self, after_position: int, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        # Holding the Condition while reading the log means an in-process append cannot notify
+        # between our read and our wait (its notify needs the Condition we only release in wait).
+        async with self._appended:
+            while await self.last_position() <= after_position:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return False
+                try:
+                    # Woken by our own appends; the poll bound catches other processes' appends.
+                    async with asyncio.timeout(min(remaining, self._poll_seconds)):
+                        await self._appended.wait()
+                except TimeoutError:
+                    pass
+        return True
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._db.close()
+
+    async def _select(self, sql: str, params: tuple[Any, ...]) -> list[RecordedEvent]:
+        async with self._lock:
+            rows = await self._db.execute_fetchall(sql, params)
+        return [
+            RecordedEvent(position, stream, version, self._serializer.deserialize(t, tv, data))
+            for position, stream, version, t, tv, data in rows
+        ]
+
+    async def _scalar(self, sql: str, params: tuple[Any, ...]) -> int:
+        rows = list(await self._db.execute_fetchall(sql, params))
+        return int(rows[0][0])
+
+    async def _tracked(self, consumer: str) -> int:
+        rows = list(
+            await self._db.execute_fetchall(
+                "SELECT position FROM tracking WHERE consumer = ?", (consumer,)
+            )
+        )
+        return int(rows[0][0]) if rows else 0

@@ -1,0 +1,71 @@
+"""Prometheus metrics, fed by the views projection (one registry per app, never global)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from mcburger.domain.events import (
+    Event,
+    OrderCollected,
+    OrderPlaced,
+    OrderReady,
+    UnitAllocated,
+    UnitPrepared,
+)
+
+WAIT_BUCKETS = (30, 60, 120, 180, 240, 300, 420, 600, 900, 1200, 1800, 3600)
+
+
+class PrometheusMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        r = self.registry
+        self.orders_placed = Counter("mcburger_orders_placed", "Orders placed", registry=r)
+        self.orders_ready = Counter("mcburger_orders_ready", "Orders that became READY",
+                                    registry=r)
+        self.orders_collected = Counter("mcburger_orders_collected", "Orders collected",
+                                        registry=r)
+        self.units_prepared = Counter("mcburger_units_prepared", "Units the kitchen finished",
+                                      ["item"], registry=r)
+        self.units_allocated = Counter("mcburger_units_allocated", "Units allocated to orders",
+                                       ["source"], registry=r)
+        self.order_wait = Histogram("mcburger_order_wait_seconds",
+                                    "Placed to READY, wall-clock seconds", buckets=WAIT_BUCKETS,
+                                    registry=r)
+        self.queue_length = Gauge("mcburger_kitchen_queue_length",
+                                  "Order units waiting for a worker", registry=r)
+        self.busy_workers = Gauge("mcburger_kitchen_busy_workers", "Workers preparing a unit",
+                                  registry=r)
+        self.stock = Gauge("mcburger_stock_units", "Pre-made units in stock", ["item"],
+                           registry=r)
+        self.consumer_lag = Gauge("mcburger_consumer_lag_events",
+                                  "Events in the log a consumer has not handled yet",
+                                  ["consumer"], registry=r)
+        self._placed_at: dict[int, datetime] = {}
+
+    def projected(self, event: Event, documents: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        match event:
+            case OrderPlaced():
+                self.orders_placed.inc()
+                self._placed_at[event.number] = event.occurred_at
+            case OrderReady():
+                self.orders_ready.inc()
+                placed = self._placed_at.pop(event.number, None)
+                if placed is not None:
+                    self.order_wait.observe((event.occurred_at - placed).total_seconds())
+            case OrderCollected():
+                self.orders_collected.inc()
+            case UnitPrepared():
+                self.units_prepared.labels(event.item).inc()
+            case UnitAllocated():
+                self.units_allocated.labels(event.source).inc()
+        for collection, document in documents:
+            if collection == "stock":
+                self.stock.labels(document["item"]).set(document["count"])
+            elif collection == "kitchen":
+                self.queue_length.set(len(document["queue"]))
+                self.busy_workers.set(sum(w["state"] == "busy" for w in document["workers"]))

@@ -1,0 +1,216 @@
+"""SQLite read-model store: the embedded default, documents as JSON text queried with JSON1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from mcburger.application.ports import JSON, Put, ReadModelStore
+
+# Field names end up in a JSON path; anything but a plain identifier could reach into nested
+# objects or array items ("a.b", "a[0]") and silently change what the query means.
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# How often a waiter re-reads the checkpoint: commits made by another process on the same file
+# cannot notify our in-process condition, so this bounds how late such a commit is noticed.
+_CROSS_PROCESS_RECHECK = 0.25
+
+Scalar = str | int | float | bool | None
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    collection TEXT NOT NULL,
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    body TEXT NOT NULL,
+    PRIMARY KEY (collection, key)
+);
+CREATE INDEX IF NOT EXISTS documents_by_seq ON documents (collection, seq);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    consumer TEXT PRIMARY KEY,
+    position INTEGER NOT NULL
+);
+"""
+
+# The WHERE on DO UPDATE makes a stale Put a no-op in SQL itself, the same rule as the port's.
+_UPSERT_DOCUMENT = """
+INSERT INTO documents (collection, key, seq, position, body) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (collection, key) DO UPDATE
+SET seq = excluded.seq, position = excluded.position, body = excluded.body
+WHERE documents.position < excluded.position
+"""
+
+_UPSERT_CHECKPOINT = """
+INSERT INTO checkpoints (consumer, position) VALUES (?, ?)
+ON CONFLICT (consumer) DO UPDATE SET position = excluded.position
+"""
+
+
+class SQLiteReadModelStore(ReadModelStore):
+    """One aiosqlite connection, guarded by a lock so transactions never interleave.
+
+    Each ``commit`` is one ``BEGIN IMMEDIATE`` transaction: the redelivery check, the documents
+    and the checkpoint move together. WAL with ``synchronous=NORMAL`` survives a process kill
+    (not necessarily a power cut), which is enough for data that can be rebuilt from the log.
+    """
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self._db = db
+        self._lock = asyncio.Lock()
+        self._committed = asyncio.Condition()
+        self._commits = 0  # bumped on every in-process commit, so a waiter never misses one
+
+    @classmethod
+    async def open(cls, path: Path | str) -> SQLiteReadModelStore:
+        """Open (creating if needed) the database at ``path``; ``":memory:"`` for a private one."""
+        # Autocommit mode: transactions are begun explicitly, never implicitly by the driver.
+        db = await aiosqlite.connect(str(path), isolation_level=None)
+        try:
+            await db.execute("PRAGMA journal_mode=WAL")
+            await db.execute("PRAGMA synchronous=NORMAL")
+            await db.execute("PRAGMA busy_timeout=5000")  # another process may hold the lock
+            await db.executescript(_SCHEMA)
+        except BaseException:
+            await db.close()
+            raise
+        return cls(db)
+
+    async def get(self, collection: str, key: str) -> JSON | None:
+        async with self._lock:
+            cursor = await self._db.execute(
+                "SELECT body FROM documents WHERE collection = ? AND key = ?", (collection, key)
+            )
+            row = await cursor.fetchone()
+        return None if row is None else _decode(row[0])
+
+    async def find(
+        self,
+        collection: str,
+        where: Mapping[str, Scalar] | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[JSON]:
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        sql = ["SELECT body FROM documents WHERE collection = ?"]
+        params: list[Any] = [collection]
+        if after_seq is not None:
+            sql.append("AND seq > ?")
+            params.append(after_seq)
+        for field, value in (where or {}).items():
+            condition, condition_params = _condition(field, value)
+            sql.append(f"AND {condition}")
+            params.extend(condition_params)
+        sql.append("ORDER BY seq, key LIMIT ?")
+        params.append(-1 if limit is None else limit)  # -1: no limit
+        async with self._lock:
+            cursor = await self._db.execute(" ".join(sql), params)
+            rows = await cursor.fetchall()
+        return [_decode(row[0]) for row in rows]
+
+    async def checkpoint(self, consumer: str) -> int:
+        async with self._lock:
+            return await self._checkpoint(consumer)
+
+    async def commit(self, consumer: str, position: int, puts: Sequence[Put]) -> None:
+        # Encode before the transaction: a bad document fails without holding the write lock.
+        rows = [
+            (put.collection, put.key, put.seq, put.position, _encode(put.document)) for put in puts
+        ]
+        async with self._lock:
+            # IMMEDIATE takes the write lock now, so the checkpoint we compare against cannot be
+            # moved by another process before we write.
+            await self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if position <= await self._checkpoint(consumer):
+                    await self._db.execute("ROLLBACK")
+                    return  # redelivery
+                await self._db.executemany(_UPSERT_DOCUMENT, rows)
+                await self._db.execute(_UPSERT_CHECKPOINT, (consumer, position))
+                await self._db.execute("COMMIT")
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+        async with self._committed:
+            self._commits += 1
+            self._committed.notify_all()
+
+    # The port fixes the signature, hence a timeout argument rather than asyncio.timeout().
+    async def wait_for_checkpoint(
+        self,
+        consumer: str,
+        position: int,
+        timeout: float,
+    ) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            seen = self._commits  # read before checking, so a commit in between still wakes us
+            if await self.checkpoint(consumer) >= position:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            await self._next_commit(seen, min(remaining, _CROSS_PROCESS_RECHECK))
+
+    async def _next_commit(self, seen: int, at_most: float) -> None:
+        """Sleep until an in-process commit after ``seen``, or ``at_most`` seconds."""
+        async with self._committed:
+            try:
+                async with asyncio.timeout(at_most):
+                    await self._committed.wait_for(lambda: self._commits != seen)
+            except TimeoutError:
+                pass  # time to re-read: the commit may have come from another process
+
+    async def close(self) -> None:
+        async with self._lock:
+            await self._db.close()
+
+    async def _checkpoint(self, consumer: str) -> int:
+        cursor = await self._db.execute(
+            "SELECT position FROM checkpoints WHERE consumer = ?", (consumer,)
+        )
+        row = await cursor.fetchone()
+        return 0 if row is None else int(row[0])
+
+
+def _condition(field: str, value: Scalar) -> tuple[str, list[Any]]:
+    """SQL matching one top-level field with JSON equality (true is not 1, "1" is not 1).
+
+    ``json_extract`` alone would blur those (it returns 1 for true, and an object's JSON text
+    for an object), so the JSON type is checked too. The path is a bound parameter.
+    """
+    if not _FIELD.fullmatch(field):
+        raise ValueError(f"not a top-level field name: {field!r}")
+    path = f"$.{field}"
+    if value is None:  # a missing field counts as null
+        return "json_extract(body, ?) IS NULL", [path]
+    if isinstance(value, bool):
+        return "json_type(body, ?) = ?", [path, "true" if value else "false"]
+    if isinstance(value, int | float):
+        return "json_type(body, ?) IN ('integer', 'real') AND json_extract(body, ?) = ?", [
+            path,
+            path,
+            value,
+        ]
+    if isinstance(value, str):
+        return "json_type(body, ?) = 'text' AND json_extract(body, ?) = ?", [path, path, value]
+    raise TypeError(f"can only match scalars, got {type(value)} for {field!r}")
+
+
+def _encode(document: JSON) -> str:
+    if not isinstance(document, dict):
+        raise TypeError(f"a read-model document must be a JSON object, got {type(document)}")
+    return json.dumps(document, allow_nan=False)
+
+
+def _decode(body: str) -> JSON:
+    document: JSON = json.loads(body)
+    return document

@@ -1,0 +1,123 @@
+"""The analytics consumer: learns preparation times from events and keeps every order's
+estimated ready time (at placement, latest, and actual) in the read models."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from mcburger.application.ports import JSON, EventStore, ReadModelStore, RecordedEvent
+from mcburger.application.projection import DocumentBatch
+from mcburger.domain.estimates import ItemTimes, estimate_ready_times
+from mcburger.domain.events import (
+    Event,
+    KitchenConfigured,
+    KitchenEvent,
+    OrderEvent,
+    OrderPlaced,
+    OrderReady,
+    PreparationStarted,
+    UnitPrepared,
+)
+from mcburger.domain.kitchen import Kitchen
+from mcburger.domain.menu import Menu
+from mcburger.domain.ordering import Ordering, OrderStatus
+
+CONSUMER = "analytics"
+ESTIMATES, ITEM_STATS = "estimates", "item_stats"
+
+
+class Analytics:
+    """Mirrors ordering and kitchen from the log (never from their services) to estimate.
+
+    Its in-memory state is rebuilt from the whole log at start-up; only documents for events
+    after its checkpoint are written, so a restart changes nothing already recorded.
+    """
+
+    def __init__(self, events: EventStore, store: ReadModelStore, menu: Menu,
+                 restaurant_id: str) -> None:
+        self._events = events
+        self._store = store
+        self._menu = menu
+        self.ordering = Ordering(restaurant_id, menu)
+        self.kitchen = Kitchen(restaurant_id, menu, seed=0)
+        self.times = ItemTimes(menu)
+        self._started: dict[str, datetime] = {}
+        self._estimates: dict[int, JSON] = {}
+
+    async def start(self) -> int:
+        """Rebuild memory from the log up to the checkpoint; return the checkpoint."""
+        checkpoint = await self._store.checkpoint(CONSUMER)
+        position = 0
+        while position < checkpoint:
+            batch = await self._events.read_all(position, 1000)
+            if not batch:
+                break
+            for record in batch:
+                if record.position > checkpoint:
+                    return checkpoint
+                self._learn(record.event)
+            position = batch[-1].position
+        for number, order in self.ordering.orders.items():
+            if order.status in (OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS):
+                self._estimates[number] = await self._store.get(ESTIMATES, str(number)) or {}
+        return checkpoint
+
+    async def handle(self, batch: Sequence[RecordedEvent]) -> None:
+        docs = DocumentBatch(self._store)
+        for index, record in enumerate(batch):
+            self._learn(record.event)
+            following = batch[index + 1] if index + 1 < len(batch) else None
+            if following is None or following.event.occurred_at != record.event.occurred_at:
+                self._estimate(docs, record)  # after each instant: one decision's events
+            if isinstance(record.event, UnitPrepared):
+                item = record.event.item
+                docs.put(ITEM_STATS, item, list(self._menu).index(self._menu[item]),
+                         record.position, {"item": item, "count": self.times.count[item],
+                                           "mean_seconds": self.times.mean_observed(item)})
+        await docs.commit(CONSUMER, batch[-1].position)
+
+    def _learn(self, event: Event) -> None:
+        if isinstance(event, OrderEvent):
+            self.ordering.apply(event)
+            self.kitchen.observe(event)
+        elif isinstance(event, KitchenEvent):
+            self.kitchen.apply(event)
+        match event:
+            case KitchenConfigured():
+                self.times.speed = event.speed
+            case PreparationStarted():
+                self._started[event.preparation_id] = event.occurred_at
+            case UnitPrepared():
+                started = self._started.pop(event.preparation_id, None)
+                if started is not None:
+                    self.times.observe(event.item,
+                                       (event.occurred_at - started).total_seconds())
+
+    def _estimate(self, docs: DocumentBatch, record: RecordedEvent) -> None:
+        now, position = record.event.occurred_at, record.position
+        estimates = estimate_ready_times(now, self.ordering, self.kitchen, self.times)
+        for number, order in self.ordering.orders.items():
+            if number not in self._estimates and order.status in (
+                    OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS, OrderStatus.READY):
+                if order.status is OrderStatus.READY and not isinstance(
+                        record.event, OrderPlaced | OrderReady):
+                    continue
+                self._estimates[number] = {}
+        for number in list(self._estimates):
+            order = self.ordering.orders[number]
+            document = dict(self._estimates[number])
+            estimate = estimates.get(number, now).isoformat()
+            if not document:
+                document = {"number": number, "order_id": order.order_id,
+                            "placed_at": order.placed_at.isoformat(),
+                            "estimated_at_placement": estimate, "estimated_ready_at": estimate,
+                            "ready_at": None}
+            if order.status in (OrderStatus.READY, OrderStatus.COLLECTED):
+                document["ready_at"] = document["ready_at"] or now.isoformat()
+                document["estimated_ready_at"] = document["ready_at"]
+                del self._estimates[number]
+            else:
+                document["estimated_ready_at"] = estimate
+                self._estimates[number] = document
+            docs.put(ESTIMATES, str(number), number, position, document)

@@ -1,0 +1,57 @@
+"""The ordering service: the API's commands, and its reactions to the kitchen."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from mcburger.application.policies import ordering_reacts
+from mcburger.application.ports import Clock, EventStore, RecordedEvent, Tracking
+from mcburger.application.runner import AggregateRunner
+from mcburger.domain.events import KITCHEN, ORDERING, OrderLine, stream_name
+from mcburger.domain.menu import Menu
+from mcburger.domain.ordering import Order, Ordering
+
+CONSUMER = "ordering"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    order: Order
+    position: int  # where the last event landed in the global log: read models catch up to it
+
+
+class OrderingService:
+    """Orders, stock and allocation for one restaurant (one ``ordering-<restaurant>`` stream)."""
+
+    categories = (KITCHEN,)
+
+    def __init__(self, store: EventStore, clock: Clock, menu: Menu, restaurant_id: str) -> None:
+        self._clock = clock
+        self._store = store
+        self._runner = AggregateRunner(
+            store, stream_name(ORDERING, restaurant_id), lambda: Ordering(restaurant_id, menu))
+
+    async def place_order(self, lines: Iterable[OrderLine]) -> CommandResult:
+        order_id = str(uuid.uuid4())
+        order, recorded = await self._runner.execute(
+            lambda ordering: ordering.place(order_id, lines, self._clock.now()))
+        return CommandResult(order, recorded[-1].position)
+
+    async def collect(self, number: int) -> CommandResult:
+        order, recorded = await self._runner.execute(
+            lambda ordering: ordering.collect(number, self._clock.now()))
+        return CommandResult(order, recorded[-1].position)
+
+    async def handle_kitchen_events(self, batch: Sequence[RecordedEvent]) -> None:
+        """React to a batch of kitchen events, saved with the batch's tracking record."""
+
+        def decide(ordering: Ordering) -> None:
+            for record in batch:
+                ordering_reacts(ordering, record.event, self._clock.now())
+
+        await self._runner.execute(decide, Tracking(CONSUMER, batch[-1].position))
+
+    async def checkpoint(self) -> int:
+        return await self._store.tracked_position(CONSUMER)

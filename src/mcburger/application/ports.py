@@ -1,0 +1,179 @@
+"""Ports: the small abstract classes the application needs from the outside world.
+
+Each has one adapter per engine (``adapters/eventstore/sqlite.py``, ...) and one abstract contract
+test suite (``tests/contract/``) that every adapter's test class subclasses.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from mcburger.domain.events import Event
+
+JSON = dict[str, Any]
+
+
+# --- event store ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event as stored: its place in the global log and in its stream."""
+
+    position: int  # global, strictly increasing in commit order; gaps allowed, reordering never
+    stream: str
+    version: int  # 1-based index within the stream
+    event: Event
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """A follower's checkpoint: it has consumed the global log up to ``position``."""
+
+    consumer: str
+    position: int
+
+
+class WrongExpectedVersion(Exception):
+    """Optimistic concurrency: the stream moved on since the writer read it."""
+
+
+class AlreadyProcessed(Exception):
+    """The tracking position is not after the consumer's recorded one: a redelivery."""
+
+
+class EventStore(abc.ABC):
+    """Streams per aggregate with optimistic concurrency, plus one global ordered log.
+
+    Followers read the global log from a checkpoint. A follower that writes events records its
+    ``Tracking`` in the SAME transaction as those events, so a redelivered event changes nothing.
+    """
+
+    @abc.abstractmethod
+    async def append(
+        self,
+        stream: str,
+        events: Sequence[Event],
+        expected_version: int,
+        tracking: Tracking | None = None,
+    ) -> list[RecordedEvent]:
+        """Append atomically: every event and the tracking record, or nothing.
+
+        ``expected_version`` is the stream's current version (0: the stream must not exist yet);
+        otherwise ``WrongExpectedVersion``. A ``tracking`` position that is not greater than the
+        consumer's recorded one raises ``AlreadyProcessed``. ``events`` may be empty when only
+        the checkpoint moves.
+        """
+
+    @abc.abstractmethod
+    async def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
+        """The stream's events with version > ``after_version``, oldest first."""
+
+    @abc.abstractmethod
+    async def read_all(
+        self,
+        after_position: int = 0,
+        limit: int = 500,
+        categories: Collection[str] | None = None,
+    ) -> list[RecordedEvent]:
+        """Global log after ``after_position``, oldest first, at most ``limit`` events.
+
+        ``categories`` keeps only streams named ``<category>-...``. A follower must never skip an
+        event that commits late: every event returned here has a position greater than all the
+        events an earlier call could still be missing.
+        """
+
+    @abc.abstractmethod
+    async def last_position(self) -> int:
+        """Position of the newest committed event (0 when empty)."""
+
+    @abc.abstractmethod
+    async def tracked_position(self, consumer: str) -> int:
+        """The consumer's recorded checkpoint (0 when none)."""
+
+    @abc.abstractmethod
+    async def wait_for_append(self, after_position: int, timeout: float) -> bool:
+        """Return True as soon as the log goes past ``after_position``, False after ``timeout``.
+
+        Woken by appends, not by busy polling, where the engine allows.
+        """
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+
+# --- read models ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Put:
+    """Write one read-model document (insert or replace).
+
+    ``seq`` orders documents in ``find``; ``position`` is the global position of the newest event
+    that shaped it: a Put whose position is not greater than the stored one is ignored, which
+    keeps replays harmless even on engines without transactions.
+    """
+
+    collection: str
+    key: str
+    seq: int
+    position: int
+    document: JSON
+
+
+class ReadModelStore(abc.ABC):
+    """Documents that projections keep (orders, board, stock, kitchen, estimates)."""
+
+    @abc.abstractmethod
+    async def get(self, collection: str, key: str) -> JSON | None:
+        """The document, or None."""
+
+    @abc.abstractmethod
+    async def find(
+        self,
+        collection: str,
+        where: Mapping[str, str | int | float | bool | None] | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[JSON]:
+        """Documents whose top-level fields equal ``where``, with seq > ``after_seq``, by seq."""
+
+    @abc.abstractmethod
+    async def checkpoint(self, consumer: str) -> int:
+        """The consumer's last committed position (0 when none)."""
+
+    @abc.abstractmethod
+    async def commit(self, consumer: str, position: int, puts: Sequence[Put]) -> None:
+        """Apply ``puts`` and move the consumer's checkpoint to ``position``.
+
+        Atomic where the engine has transactions. A ``position`` not greater than the current
+        checkpoint is a redelivery: nothing changes.
+        """
+
+    @abc.abstractmethod
+    async def wait_for_checkpoint(self, consumer: str, position: int, timeout: float) -> bool:
+        """Return True once the consumer's checkpoint is >= ``position``; False after timeout."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+
+# --- time ----------------------------------------------------------------------------------
+
+
+class Clock(abc.ABC):
+    """Wall time, as a port so tests run a whole day on a virtual clock without sleeping."""
+
+    @abc.abstractmethod
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+
+    @abc.abstractmethod
+    async def sleep_until(self, deadline: datetime) -> None:
+        """Return at ``deadline`` (at once if it has passed)."""

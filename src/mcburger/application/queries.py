@@ -1,0 +1,75 @@
+"""What the API and the board read: documents from the read models, never the event store."""
+
+from __future__ import annotations
+
+import asyncio
+
+from mcburger.application import analytics, views
+from mcburger.application.ports import JSON, ReadModelStore
+from mcburger.domain.menu import Menu
+from mcburger.domain.ordering import OrderStatus
+
+ACTIVE = (OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS, OrderStatus.READY)
+PUBLIC_ORDER_FIELDS = ("id", "number", "status", "items", "placed_at", "estimated_ready_at",
+                       "ready_at", "collected_at")
+
+
+class Queries:
+    def __init__(self, store: ReadModelStore, menu: Menu) -> None:
+        self._store = store
+        self._menu = menu
+
+    async def order(self, number: int) -> JSON | None:
+        document = await self._store.get(views.ORDERS, str(number))
+        return None if document is None else await self._public(document)
+
+    async def orders(self, status: OrderStatus | None = None) -> list[JSON]:
+        where = None if status is None else {"status": status.value}
+        return [await self._public(doc) for doc in await self._store.find(views.ORDERS, where)]
+
+    async def _public(self, document: JSON) -> JSON:
+        estimate = await self._store.get(analytics.ESTIMATES, str(document["number"]))
+        document["estimated_ready_at"] = (estimate or {}).get("estimated_ready_at")
+        return {name: document.get(name) for name in PUBLIC_ORDER_FIELDS}
+
+    async def board(self) -> JSON:
+        # The version is read first: the lists are at least that new, so a client that then
+        # asks for changes after it may see a change twice but never misses one.
+        version = await self._store.checkpoint(views.CONSUMER)
+        board: JSON = {"version": version}
+        for status, key in zip(ACTIVE, ("requested", "in_progress", "ready"), strict=True):
+            found = await self._store.find(views.ORDERS, {"status": status.value})
+            board[key] = [doc["number"] for doc in found]
+        return board
+
+    async def board_changes(self, since: int, limit: int = 500) -> list[JSON]:
+        return await self._store.find(views.BOARD_CHANGES, after_seq=since, limit=limit)
+
+    async def wait_for_board_changes(self, since: int, timeout: float) -> list[JSON]:
+        """Changes after ``since``, waiting up to ``timeout`` seconds for the first one."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            changes = await self.board_changes(since)
+            remaining = deadline - loop.time()
+            if changes or remaining <= 0:
+                return changes
+            checkpoint = await self._store.checkpoint(views.CONSUMER)
+            await self._store.wait_for_checkpoint(
+                views.CONSUMER, max(checkpoint, since) + 1, remaining)
+
+    async def stock(self) -> dict[str, int]:
+        counts = {doc["item"]: doc["count"] for doc in await self._store.find(views.STOCK)}
+        return {item.id: counts.get(item.id, 0) for item in self._menu}
+
+    async def kitchen(self) -> JSON:
+        document = await self._store.get(views.KITCHEN_VIEW, views.KITCHEN_KEY)
+        return document or {"workers": [], "queue": [], "favorites_first": False,
+                            "stock_target": 0, "speed": 1.0}
+
+    async def caught_up(self, position: int, timeout: float) -> bool:
+        """Wait until the views and the estimates include ``position`` (read-your-writes)."""
+        results = await asyncio.gather(
+            self._store.wait_for_checkpoint(views.CONSUMER, position, timeout),
+            self._store.wait_for_checkpoint(analytics.CONSUMER, position, timeout))
+        return all(results)

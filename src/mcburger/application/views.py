@@ -1,0 +1,151 @@
+"""The views projection: orders, the status board, stock and the kitchen, for the API."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from mcburger.application.ports import JSON, ReadModelStore, RecordedEvent
+from mcburger.application.projection import DocumentBatch
+from mcburger.domain.events import (
+    Event,
+    KitchenConfigured,
+    OrderCollected,
+    OrderPlaced,
+    OrderReady,
+    OrderStarted,
+    PreparationStarted,
+    UnitAllocated,
+    UnitPrepared,
+    UnitQueued,
+    UnitStocked,
+)
+from mcburger.domain.menu import Menu
+from mcburger.domain.ordering import OrderStatus
+
+CONSUMER = "views"
+ORDERS, BOARD_CHANGES, STOCK, KITCHEN_VIEW = "orders", "board_changes", "stock", "kitchen"
+KITCHEN_KEY = "kitchen"
+
+_STATUS_OF = {OrderStarted: OrderStatus.IN_PROGRESS, OrderReady: OrderStatus.READY,
+              OrderCollected: OrderStatus.COLLECTED}
+_STAMP_OF = {OrderStarted: "started_at", OrderReady: "ready_at", OrderCollected: "collected_at"}
+
+
+class ViewsObserver(Protocol):
+    """Told about each newly projected event and the documents written (e.g. metrics)."""
+
+    def projected(self, event: Event, documents: Sequence[tuple[str, JSON]]) -> None: ...
+
+
+class ViewsProjection:
+    def __init__(self, store: ReadModelStore, menu: Menu,
+                 observer: ViewsObserver | None = None) -> None:
+        self._store = store
+        self._menu = menu
+        self._observer = observer
+        self._item_index = {item.id: index for index, item in enumerate(menu)}
+
+    async def checkpoint(self) -> int:
+        return await self._store.checkpoint(CONSUMER)
+
+    async def handle(self, batch: Sequence[RecordedEvent]) -> None:
+        docs = DocumentBatch(self._store)
+        for record in batch:
+            await self._apply(docs, record)
+        puts = await docs.commit(CONSUMER, batch[-1].position)
+        if self._observer is not None:
+            written = [(put.collection, put.document) for put in puts]
+            for record in batch:
+                self._observer.projected(record.event, written)
+
+    async def _apply(self, docs: DocumentBatch, record: RecordedEvent) -> None:
+        event, position = record.event, record.position
+        match event:
+            case OrderPlaced():
+                order: JSON = {
+                    "id": event.order_id, "number": event.number,
+                    "status": OrderStatus.REQUESTED.value,
+                    "items": [{"item": line.item, "quantity": line.quantity, "ready": 0}
+                              for line in event.lines],
+                    "placed_at": event.occurred_at.isoformat(), "started_at": None,
+                    "ready_at": None, "collected_at": None,
+                }
+                docs.put(ORDERS, str(event.number), event.number, position, order)
+                self._board_change(docs, position, event.number, OrderStatus.REQUESTED)
+            case UnitAllocated():
+                order = await self._order(docs, event.number)
+                for line in order["items"]:
+                    if line["item"] == event.item:
+                        line["ready"] += 1
+                docs.put(ORDERS, str(event.number), event.number, position, order)
+                if event.source == "stock":
+                    await self._add_stock(docs, position, event.item, -1)
+            case OrderStarted() | OrderReady() | OrderCollected():
+                order = await self._order(docs, event.number)
+                status = _STATUS_OF[type(event)]
+                order["status"] = status.value
+                order[_STAMP_OF[type(event)]] = event.occurred_at.isoformat()
+                docs.put(ORDERS, str(event.number), event.number, position, order)
+                self._board_change(docs, position, event.number, status)
+            case UnitStocked():
+                await self._add_stock(docs, position, event.item, +1)
+            case KitchenConfigured() | UnitQueued() | PreparationStarted() | UnitPrepared():
+                kitchen = await docs.get(KITCHEN_VIEW, KITCHEN_KEY) or _empty_kitchen()
+                _apply_to_kitchen(kitchen, event)
+                docs.put(KITCHEN_VIEW, KITCHEN_KEY, 0, position, kitchen)
+
+    async def _order(self, docs: DocumentBatch, number: int) -> JSON:
+        order = await docs.get(ORDERS, str(number))
+        if order is None:  # only possible if the log was tampered with
+            raise LookupError(f"order {number} not projected")
+        return order
+
+    def _board_change(self, docs: DocumentBatch, position: int, number: int,
+                      status: OrderStatus) -> None:
+        change = {"version": position, "number": number, "status": status.value}
+        docs.put(BOARD_CHANGES, str(position), position, position, change)
+
+    async def _add_stock(self, docs: DocumentBatch, position: int, item: str, delta: int) -> None:
+        current = await docs.get(STOCK, item) or {"item": item, "count": 0}
+        current["count"] += delta
+        docs.put(STOCK, item, self._item_index.get(item, len(self._item_index)), position,
+                 current)
+
+
+def _empty_kitchen() -> JSON:
+    return {"workers": [], "queue": [], "favorites_first": False, "stock_target": 0,
+            "speed": 1.0}
+
+
+def _idle(worker: int) -> JSON:
+    return {"id": worker, "state": "idle", "item": None, "order_number": None,
+            "started_at": None, "preparation_id": None}
+
+
+def _apply_to_kitchen(kitchen: JSON, event: Event) -> None:
+    workers: list[JSON] = kitchen["workers"]
+    match event:
+        case KitchenConfigured():
+            kitchen.update(favorites_first=event.favorites_first,
+                           stock_target=event.stock_target, speed=event.speed)
+            known = {worker["id"] for worker in workers}
+            workers.extend(_idle(w) for w in range(1, event.workers + 1) if w not in known)
+            # a worker beyond the new count stays listed until its last unit is done
+            workers[:] = sorted((w for w in workers
+                                 if w["id"] <= event.workers or w["state"] == "busy"),
+                                key=lambda w: w["id"])
+        case UnitQueued():
+            kitchen["queue"].append({"request_id": event.request_id, "item": event.item,
+                                     "order_number": event.number,
+                                     "queued_at": event.occurred_at.isoformat()})
+        case PreparationStarted():
+            kitchen["queue"] = [unit for unit in kitchen["queue"]
+                                if unit["request_id"] != event.request_id]
+            busy = {"id": event.worker, "state": "busy", "item": event.item,
+                    "order_number": event.number, "started_at": event.occurred_at.isoformat(),
+                    "preparation_id": event.preparation_id}
+            workers[:] = sorted([w for w in workers if w["id"] != event.worker] + [busy],
+                                key=lambda w: w["id"])
+        case UnitPrepared():
+            workers[:] = [_idle(w["id"]) if w["id"] == event.worker else w for w in workers]

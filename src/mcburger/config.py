@@ -1,0 +1,35 @@
+"""Settings: one validated class; every option also comes from ``MCBURGER_<NAME>``."""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from mcburger.domain.menu import Menu, parse_menu
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MCBURGER_", extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: int = Field(3, ge=1, le=64, description="kitchen workers, fixed at start-up")
+    speed: float = Field(1.0, gt=0, le=100_000, description="time speed factor (60: 180 s -> 3 s)")
+    seed: int | None = Field(None, description="seed of the random preparation times")
+    data_dir: Path = Path("./data")
+    favorites_first: bool = Field(False, description="FF.1: refill favourites before orders")
+    menu: Path | None = Field(None, description="menu TOML file (default: the built-in menu)")
+    stock_target: int = Field(3, ge=0, le=100, description="pre-made units kept per favourite")
+    restaurant_id: str = Field("main", pattern=r"^[a-z0-9][a-z0-9_]{0,39}$")
+    log_level: str = "info"
+
+    def load_menu(self) -> Menu:
+        if self.menu is None:
+            text = resources.files("mcburger").joinpath("menu.toml").read_text("utf-8")
+        else:
+            text = self.menu.read_text("utf-8")
+        return parse_menu(tomllib.loads(text))

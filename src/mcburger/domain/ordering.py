@@ -1,0 +1,185 @@
+"""Ordering: orders, stock and the allocation of every unit to exactly one order.
+
+One aggregate per restaurant, because its invariants span all orders: a unit reaching stock goes
+to the OLDEST order waiting for that item; stock never goes negative; no unit is allocated twice.
+A restaurant places a few orders a minute, so one stream is no bottleneck; restaurants scale out
+independently.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, deque
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from mcburger.domain.aggregate import Aggregate
+from mcburger.domain.errors import InvalidOrder, OrderNotReady, UnknownOrder
+from mcburger.domain.events import (
+    Event,
+    KitchenUnitsRequested,
+    OrderCollected,
+    OrderLine,
+    OrderPlaced,
+    OrderReady,
+    OrderStarted,
+    UnitAllocated,
+    UnitStocked,
+)
+from mcburger.domain.menu import Menu
+
+MAX_QUANTITY_PER_LINE = 20
+MAX_UNITS_PER_ORDER = 50
+
+
+class OrderStatus(StrEnum):
+    REQUESTED = "REQUESTED"
+    IN_PROGRESS = "IN_PROGRESS"
+    READY = "READY"
+    COLLECTED = "COLLECTED"
+
+    @property
+    def rank(self) -> int:
+        return list(OrderStatus).index(self)
+
+
+@dataclass
+class Order:
+    order_id: str
+    number: int
+    lines: tuple[OrderLine, ...]
+    placed_at: datetime
+    status: OrderStatus = OrderStatus.REQUESTED
+    allocated: Counter[str] = field(default_factory=Counter)
+
+    def missing(self, item: str) -> int:
+        wanted = sum(line.quantity for line in self.lines if line.item == item)
+        return wanted - self.allocated[item]
+
+    @property
+    def complete(self) -> bool:
+        return all(self.missing(line.item) == 0 for line in self.lines)
+
+
+def validate_lines(menu: Menu, lines: Iterable[OrderLine]) -> tuple[OrderLine, ...]:
+    """The order rules; raise InvalidOrder naming the offending field."""
+    lines = tuple(lines)
+    if not lines:
+        raise InvalidOrder("items", "an order needs at least one item")
+    seen: set[str] = set()
+    for index, line in enumerate(lines):
+        if line.item not in menu:
+            raise InvalidOrder(f"items.{index}.item", f"unknown menu item {line.item!r}")
+        if line.item in seen:
+            raise InvalidOrder(f"items.{index}.item",
+                               f"{line.item!r} appears twice; give one line a quantity instead")
+        seen.add(line.item)
+        if not 1 <= line.quantity <= MAX_QUANTITY_PER_LINE:
+            raise InvalidOrder(f"items.{index}.quantity",
+                               f"quantity must be between 1 and {MAX_QUANTITY_PER_LINE}")
+    total = sum(line.quantity for line in lines)
+    if total > MAX_UNITS_PER_ORDER:
+        raise InvalidOrder("items", f"an order holds at most {MAX_UNITS_PER_ORDER} units, "
+                                    f"this one has {total}")
+    return lines
+
+
+class Ordering(Aggregate):
+    def __init__(self, restaurant_id: str, menu: Menu) -> None:
+        super().__init__()
+        self.restaurant_id = restaurant_id
+        self.menu = menu
+        self.orders: dict[int, Order] = {}
+        self._numbers: dict[str, int] = {}
+        self.stock: Counter[str] = Counter()
+        # per item, one entry per unit owed by the kitchen, oldest order first
+        self.waiting: dict[str, deque[int]] = {}
+
+    def order_by_id(self, order_id: str) -> Order | None:
+        number = self._numbers.get(order_id)
+        return None if number is None else self.orders[number]
+
+    # --- commands -------------------------------------------------------------------------
+
+    def place(self, order_id: str, lines: Iterable[OrderLine], now: datetime) -> Order:
+        """Accept an order: take each unit from stock if there is one, else ask the kitchen."""
+        lines = validate_lines(self.menu, lines)
+        number = max(self.orders, default=0) + 1
+        self._record(OrderPlaced(restaurant_id=self.restaurant_id, occurred_at=now,
+                                 order_id=order_id, number=number, lines=lines))
+        for line in lines:
+            from_stock = min(self.stock[line.item], line.quantity)
+            for _ in range(from_stock):
+                self._allocate(number, line.item, "stock", None, now)
+            if line.quantity > from_stock:
+                self._record(KitchenUnitsRequested(
+                    restaurant_id=self.restaurant_id, occurred_at=now, order_id=order_id,
+                    number=number, item=line.item, quantity=line.quantity - from_stock))
+        return self.orders[number]
+
+    def collect(self, number: int, now: datetime) -> Order:
+        order = self.orders.get(number)
+        if order is None:
+            raise UnknownOrder(number)
+        if order.status is not OrderStatus.READY:
+            raise OrderNotReady(f"order {number} is {order.status}, not READY")
+        self._record(OrderCollected(restaurant_id=self.restaurant_id, occurred_at=now,
+                                    order_id=order.order_id, number=number))
+        return order
+
+    def note_work_started(self, order_id: str, now: datetime) -> None:
+        """The kitchen started (or counted an in-preparation unit) for this order."""
+        order = self.order_by_id(order_id)
+        if order is not None and order.status is OrderStatus.REQUESTED:
+            self._record(OrderStarted(restaurant_id=self.restaurant_id, occurred_at=now,
+                                      order_id=order_id, number=order.number))
+
+    def receive_unit(self, item: str, unit_id: str, now: datetime) -> None:
+        """A prepared unit reached stock: the oldest order waiting for it gets it."""
+        queue = self.waiting.get(item)
+        if queue:
+            self._allocate(queue[0], item, "kitchen", unit_id, now)
+        else:
+            self._record(UnitStocked(restaurant_id=self.restaurant_id, occurred_at=now,
+                                     item=item, unit_id=unit_id))
+
+    def _allocate(self, number: int, item: str, source: str, unit_id: str | None,
+                  now: datetime) -> None:
+        order = self.orders[number]
+        self._record(UnitAllocated(restaurant_id=self.restaurant_id, occurred_at=now,
+                                   order_id=order.order_id, number=number, item=item,
+                                   source="stock" if source == "stock" else "kitchen",
+                                   unit_id=unit_id))
+        if order.status is OrderStatus.REQUESTED:
+            self._record(OrderStarted(restaurant_id=self.restaurant_id, occurred_at=now,
+                                      order_id=order.order_id, number=number))
+        if order.complete:
+            self._record(OrderReady(restaurant_id=self.restaurant_id, occurred_at=now,
+                                    order_id=order.order_id, number=number))
+
+    # --- evolution ------------------------------------------------------------------------
+
+    def apply(self, event: Event) -> None:
+        match event:
+            case OrderPlaced():
+                self.orders[event.number] = Order(event.order_id, event.number, event.lines,
+                                                  event.occurred_at)
+                self._numbers[event.order_id] = event.number
+            case KitchenUnitsRequested():
+                self.waiting.setdefault(event.item, deque()).extend(
+                    [event.number] * event.quantity)
+            case UnitAllocated():
+                self.orders[event.number].allocated[event.item] += 1
+                if event.source == "stock":
+                    self.stock[event.item] -= 1
+                else:
+                    self.waiting[event.item].remove(event.number)
+            case UnitStocked():
+                self.stock[event.item] += 1
+            case OrderStarted():
+                self.orders[event.number].status = OrderStatus.IN_PROGRESS
+            case OrderReady():
+                self.orders[event.number].status = OrderStatus.READY
+            case OrderCollected():
+                self.orders[event.number].status = OrderStatus.COLLECTED

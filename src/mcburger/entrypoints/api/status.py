@@ -1,0 +1,40 @@
+"""Stock, kitchen, health and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from mcburger.entrypoints.api.deps import QueriesDep, RestaurantDep
+from mcburger.entrypoints.api.schemas import HealthOut, KitchenOut, StockOut
+
+router = APIRouter(tags=["restaurant"])
+
+
+@router.get("/stock", response_model=StockOut)
+async def get_stock(queries: QueriesDep) -> dict[str, object]:
+    """Pre-made units in stock, per menu item."""
+    return {"items": await queries.stock()}
+
+
+@router.get("/kitchen", response_model=KitchenOut)
+async def get_kitchen(queries: QueriesDep) -> dict[str, object]:
+    """Each worker's current unit, the FIFO queue of order units, and the FF.1 flag."""
+    return await queries.kitchen()
+
+
+@router.get("/healthz", response_model=HealthOut, tags=["operations"])
+async def health(restaurant: RestaurantDep) -> dict[str, object]:
+    """Liveness plus the event store's head and every consumer's lag."""
+    lag = await restaurant.lag()
+    return {"status": "degraded" if restaurant.failures else "ok",
+            "restaurant_id": restaurant.settings.restaurant_id,
+            "event_store": {"last_position": await restaurant.events.last_position()},
+            "consumer_lag": lag, "failures": restaurant.failures}
+
+
+@router.get("/metrics", tags=["operations"], response_class=Response)
+async def metrics(restaurant: RestaurantDep) -> Response:
+    """Prometheus text format."""
+    await restaurant.lag()
+    return Response(generate_latest(restaurant.metrics.registry), media_type=CONTENT_TYPE_LATEST)
