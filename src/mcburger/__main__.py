@@ -1,0 +1,3 @@
+from mcburger.entrypoints.cli import main
+
+main()
