@@ -15,7 +15,6 @@ from mcburger.domain.events import (
     KitchenEvent,
     OrderEvent,
     OrderPlaced,
-    OrderReady,
     PreparationStarted,
     UnitPrepared,
 )
@@ -39,14 +38,20 @@ class Analytics:
         self._events = events
         self._store = store
         self._menu = menu
-        self.ordering = Ordering(restaurant_id, menu)
-        self.kitchen = Kitchen(restaurant_id, menu, seed=0)
-        self.times = ItemTimes(menu)
+        self._restaurant_id = restaurant_id
+        self._reset()
+
+    def _reset(self) -> None:
+        self.ordering = Ordering(self._restaurant_id, self._menu)
+        self.kitchen = Kitchen(self._restaurant_id, self._menu, seed=0)
+        self.times = ItemTimes(self._menu)
         self._started: dict[str, datetime] = {}
-        self._estimates: dict[int, JSON] = {}
+        self._estimates: dict[int, JSON] = {}  # orders not READY yet -> their document
+        self._placed: list[int] = []  # placed since the last estimate
 
     async def start(self) -> int:
         """Rebuild memory from the log up to the checkpoint; return the checkpoint."""
+        self._reset()
         checkpoint = await self._store.checkpoint(CONSUMER)
         position = 0
         while position < checkpoint:
@@ -58,6 +63,7 @@ class Analytics:
                     return checkpoint
                 self._learn(record.event)
             position = batch[-1].position
+        self._placed.clear()
         for number, order in self.ordering.orders.items():
             if order.status in (OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS):
                 self._estimates[number] = await self._store.get(ESTIMATES, str(number)) or {}
@@ -78,6 +84,8 @@ class Analytics:
         await docs.commit(CONSUMER, batch[-1].position)
 
     def _learn(self, event: Event) -> None:
+        if isinstance(event, OrderPlaced):
+            self._placed.append(event.number)
         if isinstance(event, OrderEvent):
             self.ordering.apply(event)
             self.kitchen.observe(event)
@@ -97,13 +105,9 @@ class Analytics:
     def _estimate(self, docs: DocumentBatch, record: RecordedEvent) -> None:
         now, position = record.event.occurred_at, record.position
         estimates = estimate_ready_times(now, self.ordering, self.kitchen, self.times)
-        for number, order in self.ordering.orders.items():
-            if number not in self._estimates and order.status in (
-                    OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS, OrderStatus.READY):
-                if order.status is OrderStatus.READY and not isinstance(
-                        record.event, OrderPlaced | OrderReady):
-                    continue
-                self._estimates[number] = {}
+        for number in self._placed:
+            self._estimates.setdefault(number, {})
+        self._placed.clear()
         for number in list(self._estimates):
             order = self.ordering.orders[number]
             document = dict(self._estimates[number])

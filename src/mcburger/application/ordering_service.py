@@ -34,7 +34,7 @@ class OrderingService:
             store, stream_name(ORDERING, restaurant_id), lambda: Ordering(restaurant_id, menu))
 
     async def place_order(self, lines: Iterable[OrderLine]) -> CommandResult:
-        order_id = str(uuid.uuid4())
+        order_id, lines = str(uuid.uuid4()), tuple(lines)  # a retry must see the same lines
         order, recorded = await self._runner.execute(
             lambda ordering: ordering.place(order_id, lines, self._clock.now()))
         return CommandResult(order, recorded[-1].position)

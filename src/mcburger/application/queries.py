@@ -25,12 +25,16 @@ class Queries:
 
     async def orders(self, status: OrderStatus | None = None) -> list[JSON]:
         where = None if status is None else {"status": status.value}
-        return [await self._public(doc) for doc in await self._store.find(views.ORDERS, where)]
+        found = await self._store.find(views.ORDERS, where)
+        if not found:
+            return []
+        estimates = {doc["number"]: doc for doc in await self._store.find(
+            analytics.ESTIMATES, after_seq=found[0]["number"] - 1)}
+        return [_public(doc, estimates.get(doc["number"])) for doc in found]
 
     async def _public(self, document: JSON) -> JSON:
-        estimate = await self._store.get(analytics.ESTIMATES, str(document["number"]))
-        document["estimated_ready_at"] = (estimate or {}).get("estimated_ready_at")
-        return {name: document.get(name) for name in PUBLIC_ORDER_FIELDS}
+        return _public(document, await self._store.get(analytics.ESTIMATES,
+                                                       str(document["number"])))
 
     async def board(self) -> JSON:
         # The version is read first: the lists are at least that new, so a client that then
@@ -73,3 +77,9 @@ class Queries:
             self._store.wait_for_checkpoint(views.CONSUMER, position, timeout),
             self._store.wait_for_checkpoint(analytics.CONSUMER, position, timeout))
         return all(results)
+
+
+def _public(order: JSON, estimate: JSON | None) -> JSON:
+    public = {name: order.get(name) for name in PUBLIC_ORDER_FIELDS}
+    public["estimated_ready_at"] = (estimate or {}).get("estimated_ready_at")
+    return public

@@ -114,8 +114,8 @@ class ViewsProjection:
 
 
 def _empty_kitchen() -> JSON:
-    return {"workers": [], "queue": [], "favorites_first": False, "stock_target": 0,
-            "speed": 1.0}
+    return {"workers": [], "worker_count": 0, "queue": [], "favorites_first": False,
+            "stock_target": 0, "speed": 1.0}
 
 
 def _idle(worker: int) -> JSON:
@@ -127,7 +127,7 @@ def _apply_to_kitchen(kitchen: JSON, event: Event) -> None:
     workers: list[JSON] = kitchen["workers"]
     match event:
         case KitchenConfigured():
-            kitchen.update(favorites_first=event.favorites_first,
+            kitchen.update(worker_count=event.workers, favorites_first=event.favorites_first,
                            stock_target=event.stock_target, speed=event.speed)
             known = {worker["id"] for worker in workers}
             workers.extend(_idle(w) for w in range(1, event.workers + 1) if w not in known)
@@ -148,4 +148,6 @@ def _apply_to_kitchen(kitchen: JSON, event: Event) -> None:
             workers[:] = sorted([w for w in workers if w["id"] != event.worker] + [busy],
                                 key=lambda w: w["id"])
         case UnitPrepared():
-            workers[:] = [_idle(w["id"]) if w["id"] == event.worker else w for w in workers]
+            # a worker beyond a reduced worker count leaves once its last unit is done
+            workers[:] = [_idle(w["id"]) if w["id"] == event.worker else w for w in workers
+                          if w["id"] != event.worker or w["id"] <= kitchen["worker_count"]]

@@ -91,6 +91,7 @@ class Ordering(Aggregate):
         self.restaurant_id = restaurant_id
         self.menu = menu
         self.orders: dict[int, Order] = {}
+        self.last_number = 0
         self._numbers: dict[str, int] = {}
         self.stock: Counter[str] = Counter()
         # per item, one entry per unit owed by the kitchen, oldest order first
@@ -105,7 +106,7 @@ class Ordering(Aggregate):
     def place(self, order_id: str, lines: Iterable[OrderLine], now: datetime) -> Order:
         """Accept an order: take each unit from stock if there is one, else ask the kitchen."""
         lines = validate_lines(self.menu, lines)
-        number = max(self.orders, default=0) + 1
+        number = self.last_number + 1
         self._record(OrderPlaced(restaurant_id=self.restaurant_id, occurred_at=now,
                                  order_id=order_id, number=number, lines=lines))
         for line in lines:
@@ -166,6 +167,7 @@ class Ordering(Aggregate):
                 self.orders[event.number] = Order(event.order_id, event.number, event.lines,
                                                   event.occurred_at)
                 self._numbers[event.order_id] = event.number
+                self.last_number = max(self.last_number, event.number)
             case KitchenUnitsRequested():
                 self.waiting.setdefault(event.item, deque()).extend(
                     [event.number] * event.quantity)

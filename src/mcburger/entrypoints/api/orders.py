@@ -6,8 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from mcburger.application.ordering_service import CommandResult
 from mcburger.domain.events import OrderLine
-from mcburger.domain.ordering import OrderStatus
+from mcburger.domain.ordering import Order, OrderStatus
 from mcburger.entrypoints.api.deps import QueriesDep, RestaurantDep
 from mcburger.entrypoints.api.schemas import MenuItemOut, MenuOut, OrderIn, OrderOut, OrdersOut
 
@@ -29,7 +30,7 @@ async def place_order(body: OrderIn, restaurant: RestaurantDep) -> dict[str, obj
     """Place an order; the answer carries its number and estimated ready time."""
     result = await restaurant.ordering.place_order(
         OrderLine(line.item, line.quantity) for line in body.items)
-    return await _after_command(restaurant, result.order.number, result.position)
+    return await _after_command(restaurant, result)
 
 
 @router.get("/orders", response_model=OrdersOut)
@@ -55,14 +56,21 @@ async def get_order(number: int, queries: QueriesDep) -> dict[str, object]:
 async def collect_order(number: int, restaurant: RestaurantDep) -> dict[str, object]:
     """The customer takes a READY order."""
     result = await restaurant.ordering.collect(number)
-    return await _after_command(restaurant, number, result.position)
+    return await _after_command(restaurant, result)
 
 
-async def _after_command(restaurant: RestaurantDep, number: int,
-                         position: int) -> dict[str, object]:
+async def _after_command(restaurant: RestaurantDep, result: CommandResult) -> dict[str, object]:
     """Answer from the read models once they include the command's events."""
-    await restaurant.queries.caught_up(position, READ_YOUR_WRITES_TIMEOUT)
-    order = await restaurant.queries.order(number)
-    if order is None:  # read models too far behind: still a success, say what we know
-        raise HTTPException(503, "order accepted, views are catching up; retry GET shortly")
-    return order
+    if await restaurant.queries.caught_up(result.position, READ_YOUR_WRITES_TIMEOUT):
+        order = await restaurant.queries.order(result.order.number)
+        if order is not None:
+            return order
+    # The command is saved; only the views lag. Answer from the decision itself.
+    return _from_domain(result.order)
+
+
+def _from_domain(order: Order) -> dict[str, object]:
+    return {"id": order.order_id, "number": order.number, "status": order.status.value,
+            "items": [{"item": line.item, "quantity": line.quantity,
+                       "ready": order.allocated[line.item]} for line in order.lines],
+            "placed_at": order.placed_at, "estimated_ready_at": None}
