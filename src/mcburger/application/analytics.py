@@ -108,9 +108,9 @@ class Analytics:
         for number in self._placed:
             self._estimates.setdefault(number, {})
         self._placed.clear()
-        for number in list(self._estimates):
+        for number, previous in list(self._estimates.items()):
             order = self.ordering.orders[number]
-            document = dict(self._estimates[number])
+            document = dict(previous)
             estimate = estimates.get(number, now).isoformat()
             if not document:
                 document = {"number": number, "order_id": order.order_id,
@@ -124,4 +124,5 @@ class Analytics:
             else:
                 document["estimated_ready_at"] = estimate
                 self._estimates[number] = document
-            docs.put(ESTIMATES, str(number), number, position, document)
+            if document != previous:  # most estimates hold still: write only what moved
+                docs.put(ESTIMATES, str(number), number, position, document)
