@@ -48,6 +48,7 @@ class Restaurant:
     metrics: PrometheusMetrics
     subscriptions: dict[str, Subscription] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
+    failed_at: dict[str, float] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     async def start(self) -> None:
@@ -80,7 +81,14 @@ class Restaurant:
             except Exception as error:
                 log.exception("%s failed; restarting", name)
                 self.failures[name] = f"{type(error).__name__}: {error}"
+                self.failed_at[name] = asyncio.get_running_loop().time()
                 await asyncio.sleep(RESTART_DELAY_SECONDS)
+
+    def recent_failures(self, within_seconds: float = 300.0) -> dict[str, str]:
+        """Components that crashed (and were restarted) in the last few minutes."""
+        now = asyncio.get_running_loop().time()
+        return {name: self.failures[name] for name, at in self.failed_at.items()
+                if now - at <= within_seconds}
 
     async def lag(self) -> dict[str, int]:
         head = await self.events.last_position()

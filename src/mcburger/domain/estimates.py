@@ -23,7 +23,11 @@ from mcburger.domain.ordering import Ordering
 
 @dataclass
 class ItemTimes:
-    """Observed preparation times per item, shrunk towards the menu's time while data is thin."""
+    """Observed preparation times per item, shrunk towards the menu's time while data is thin.
+
+    Kept in kitchen seconds (wall seconds x speed factor), so runs at different speeds share
+    what they learned; ``expected`` answers in wall seconds at the current speed.
+    """
 
     menu: Menu
     speed: float = 1.0
@@ -33,16 +37,17 @@ class ItemTimes:
         self.count: dict[str, int] = defaultdict(int)
         self.total: dict[str, float] = defaultdict(float)
 
-    def observe(self, item: str, seconds: float) -> None:
+    def observe(self, item: str, wall_seconds: float) -> None:
         self.count[item] += 1
-        self.total[item] += seconds
+        self.total[item] += wall_seconds * self.speed
 
     def expected(self, item: str) -> float:
-        prior = self.menu[item].prep_seconds / self.speed
-        weight = self.prior_weight
-        return (prior * weight + self.total[item]) / (weight + self.count[item])
+        prior, weight = self.menu[item].prep_seconds, self.prior_weight
+        blended = (prior * weight + self.total[item]) / (weight + self.count[item])
+        return blended / self.speed
 
     def mean_observed(self, item: str) -> float | None:
+        """Mean observed kitchen seconds (independent of the speed factor)."""
         return self.total[item] / self.count[item] if self.count[item] else None
 
 

@@ -140,11 +140,16 @@ class Kitchen(Aggregate):
                 return
 
     def finish_due(self, now: datetime) -> None:
-        """Every preparation whose time has come is done; its unit goes to stock."""
+        """Every preparation whose time has come is done; its unit goes to stock.
+
+        The unit is stamped with its due time, not ``now``: after a crash the kitchen learns of
+        units that were finished while the process was down, and their real times must not be
+        skewed by the outage.
+        """
         for prep in sorted(self.working.values(), key=lambda p: (p.finishes_at, p.worker)):
             if prep.finishes_at <= now:
                 self._record(UnitPrepared(
-                    restaurant_id=self.restaurant_id, occurred_at=now,
+                    restaurant_id=self.restaurant_id, occurred_at=prep.finishes_at,
                     preparation_id=prep.preparation_id, worker=prep.worker, item=prep.item))
 
     def _most_needed_favourite(self) -> str | None:

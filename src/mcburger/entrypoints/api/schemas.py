@@ -89,6 +89,7 @@ class KitchenOut(BaseModel):
     queue: list[QueuedUnitOut]
     favorites_first: bool
     stock_target: int
+    speed: float
 
 
 class BoardOut(BaseModel):

@@ -27,10 +27,11 @@ async def get_kitchen(queries: QueriesDep) -> dict[str, object]:
 async def health(restaurant: RestaurantDep) -> dict[str, object]:
     """Liveness plus the event store's head and every consumer's lag."""
     lag = await restaurant.lag()
-    return {"status": "degraded" if restaurant.failures else "ok",
+    failures = restaurant.recent_failures()
+    return {"status": "degraded" if failures else "ok",
             "restaurant_id": restaurant.settings.restaurant_id,
             "event_store": {"last_position": await restaurant.events.last_position()},
-            "consumer_lag": lag, "failures": restaurant.failures}
+            "consumer_lag": lag, "failures": failures}
 
 
 @router.get("/metrics", tags=["operations"], response_class=Response)
