@@ -13,6 +13,8 @@ from pydantic import ValidationError
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
 
+GRACEFUL_SHUTDOWN_SECONDS = 3
+
 app = typer.Typer(help="McBurger Orders: an event-sourced order system for a burger restaurant.",
                   no_args_is_help=True, add_completion=False)
 
@@ -65,8 +67,11 @@ def run(
                          stock_target=stock_target)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Board feeds (SSE, long-poll) stay open for as long as their clients do: bound the wait
+    # for them on shutdown so a stop always reaches the lifespan's orderly close.
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
-                log_level=settings.log_level, ws="websockets-sansio")
+                log_level=settings.log_level, ws="websockets-sansio",
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 
 def main() -> None:

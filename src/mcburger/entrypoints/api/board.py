@@ -81,7 +81,19 @@ async def _until_closed(websocket: WebSocket) -> None:
 
 async def _changes(queries: Queries, version: int,
                    closed: asyncio.Future[None] | None = None) -> AsyncIterator[dict[str, Any]]:
+    """Changes after ``version`` as they come; ends as soon as ``closed`` is done."""
     while closed is None or not closed.done():
-        for change in await queries.wait_for_board_changes(version, FEED_WAIT_SECONDS):
+        waiting = asyncio.ensure_future(
+            queries.wait_for_board_changes(version, FEED_WAIT_SECONDS))
+        if closed is not None:
+            # A client that left must not hold the feed (and a server stop) for a whole wait.
+            pending: set[asyncio.Future[Any]] = {waiting, closed}
+            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            if not waiting.done():
+                waiting.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await waiting
+                return
+        for change in await waiting:
             version = change["version"]
             yield change

@@ -1,0 +1,93 @@
+"""What operators and integrators rely on: metrics, the API description, the long-poll timeout,
+and configuration from the environment."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import httpx
+import pytest
+
+from tests.e2e.helpers import configured_kitchen, place, wait_quiet, wait_until
+from tests.e2e.processes import Launcher
+
+pytestmark = pytest.mark.e2e
+
+
+def _metric(text: str, name: str) -> float | None:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", text, re.MULTILINE)
+    return None if match is None else float(match.group(1))
+
+
+async def test_metrics_count_the_orders_placed(launch: Launcher) -> None:
+    server = launch("--speed", "1000", "--workers", "2", "--seed", "1")
+    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+        for item in ("cola", "salad", "hamburger"):
+            await place(client, {"items": [{"item": item, "quantity": 1}]})
+
+        async def placed_total() -> float | None:
+            response = await client.get("/metrics")
+            assert response.status_code == 200
+            assert response.headers["content-type"].startswith("text/plain")
+            return _metric(response.text, "mcburger_orders_placed_total")
+
+        total = await wait_until(placed_total, 10.0, "/metrics shows the orders placed")
+        assert total == 3.0
+        text = (await client.get("/metrics")).text
+        assert "# TYPE mcburger_orders_placed_total counter" in text
+
+
+async def test_the_api_describes_itself(launch: Launcher) -> None:
+    server = launch("--speed", "1000")
+    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+        spec = (await client.get("/openapi.json")).json()
+        assert {"/orders", "/orders/{number}", "/board/poll"} <= set(spec["paths"])
+        assert "post" in spec["paths"]["/orders"]
+        docs = await client.get("/docs")
+        assert docs.status_code == 200
+        assert docs.headers["content-type"].startswith("text/html")
+        assert "<html" in docs.text.lower()
+
+
+async def test_long_poll_without_changes_waits_then_returns_nothing(launch: Launcher) -> None:
+    server = launch("--speed", "1000")
+    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+        await wait_quiet(client)
+        version = (await client.get("/board")).json()["version"]
+        started = time.monotonic()
+        response = await client.get("/board/poll", params={"since": version, "timeout": 1})
+        waited = time.monotonic() - started
+        assert response.status_code == 200
+        assert response.json() == []
+        assert 0.8 <= waited < 10.0, f"a 1 s long poll answered after {waited:.2f} s"
+
+
+async def test_a_change_ends_a_long_poll_early(launch: Launcher) -> None:
+    server = launch("--speed", "1000")
+    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+        await wait_quiet(client)
+        version = (await client.get("/board")).json()["version"]
+        order = await place(client, {"items": [{"item": "cola", "quantity": 1}]})
+        started = time.monotonic()
+        response = await client.get("/board/poll", params={"since": version, "timeout": 30})
+        assert time.monotonic() - started < 10.0
+        changes = response.json()
+        assert changes and changes[0]["number"] == order["number"]
+        assert changes[0]["status"] == "REQUESTED"
+        assert all(change["version"] > version for change in changes)
+
+
+async def _worker_count(url: str) -> int:
+    async with httpx.AsyncClient(base_url=url, timeout=15.0) as client:
+        return len((await configured_kitchen(client))["workers"])
+
+
+async def test_workers_come_from_the_environment(launch: Launcher) -> None:
+    server = launch("--speed", "1000", env={"MCBURGER_WORKERS": "4"})
+    assert await _worker_count(server.url) == 4
+
+
+async def test_the_flag_wins_over_the_environment(launch: Launcher) -> None:
+    server = launch("--speed", "1000", "--workers", "2", env={"MCBURGER_WORKERS": "4"})
+    assert await _worker_count(server.url) == 2

@@ -1,0 +1,68 @@
+"""Stopping the restaurant (SIGTERM: ``docker stop``, systemd, Ctrl-C) while status-board screens
+are connected. Screens stay connected all day, so a stop must not wait for them to leave."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import httpx
+import pytest
+from httpx_sse import aconnect_sse
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
+
+from tests.e2e.helpers import wait_until
+from tests.e2e.processes import CLEAN_EXIT, Launcher, Server
+
+pytestmark = pytest.mark.e2e
+
+# A clean stop takes well under a second; this leaves room for a loaded CI machine.
+PROMPT_STOP_SECONDS = 8.0
+
+
+async def _stopped(server: Server, what: str) -> float:
+    """SIGTERM the server; seconds until it exited (fails past ``PROMPT_STOP_SECONDS``)."""
+    started = time.monotonic()
+    server.process.send_signal(signal.SIGTERM)
+
+    async def exited() -> bool:
+        return not server.running()
+
+    await wait_until(exited, PROMPT_STOP_SECONDS, f"mcburger exits on SIGTERM {what}")
+    return time.monotonic() - started
+
+
+async def test_sigterm_stops_the_restaurant_while_an_sse_board_is_connected(
+        launch: Launcher) -> None:
+    server = launch("--speed", "1000")
+    timeout = httpx.Timeout(10.0, read=None)
+    async with (httpx.AsyncClient(base_url=server.url, timeout=timeout) as client,
+                aconnect_sse(client, "GET", "/board/events") as source):
+        events = source.aiter_sse()  # kept: a dropped iterator would close the stream
+        first = await anext(events)
+        assert first.event == "snapshot"
+        await _stopped(server, "with an SSE board connected")
+    assert server.process.returncode in CLEAN_EXIT
+
+
+async def test_sigterm_stops_the_restaurant_while_a_websocket_board_is_connected(
+        launch: Launcher) -> None:
+    server = launch("--speed", "1000")
+    async with connect(f"{server.ws_url}/board/ws") as ws:
+        snapshot = await ws.recv()
+        assert '"version"' in str(snapshot)
+        await _stopped(server, "with a WebSocket board connected")
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+    assert server.process.returncode in CLEAN_EXIT
+
+
+async def test_a_board_that_left_does_not_hold_up_a_stop(launch: Launcher) -> None:
+    server = launch("--speed", "1000")
+    async with connect(f"{server.ws_url}/board/ws") as ws:
+        await ws.recv()
+    async with connect(f"{server.ws_url}/board/ws") as ws:  # the server still serves boards
+        await ws.recv()
+    await _stopped(server, "after its WebSocket boards disconnected")
+    assert server.process.returncode in CLEAN_EXIT

@@ -1,0 +1,219 @@
+"""Rule 7: ready-time estimates forward-simulate the kitchen with ItemTimes (cold start: menu time
+divided by the speed; then learned from observed times); analytics keeps, per order, the estimate
+made at placement, the latest one, and the actual ready time."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mcburger.adapters.eventstore.memory import InMemoryEventStore
+from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
+from mcburger.application.analytics import ESTIMATES, ITEM_STATS, Analytics
+from mcburger.application.policies import kitchen_reacts
+from mcburger.application.ports import RecordedEvent
+from mcburger.application.simulation import Simulation
+from mcburger.domain.estimates import ItemTimes, estimate_ready_times
+from mcburger.domain.events import Event, OrderLine, OrderReady, UnitPrepared, stream_name
+from mcburger.domain.kitchen import Kitchen, KitchenSetup
+from mcburger.domain.menu import Menu
+from mcburger.domain.ordering import Ordering
+from tests.unit.builders import T0, default_menu, fixed_menu, item, lines, of_type
+
+TIMES = {"burger": 100.0, "cola": 10.0, "salad": 20.0}
+
+
+def seconds_after(start: datetime, estimates: dict[int, datetime]) -> dict[int, float]:
+    return {number: (at - start).total_seconds() for number, at in estimates.items()}
+
+
+def ready_times(log: Sequence[Event]) -> dict[int, datetime]:
+    return {e.number: e.occurred_at for e in of_type(log, OrderReady)}
+
+
+# --- the forward simulation -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("workers", "expected"), [(1, {1: 10.0, 2: 30.0}),
+                                                   (2, {1: 10.0, 2: 20.0})])
+def test_waiting_orders_are_estimated_in_placement_order(workers: int,
+                                                         expected: dict[int, float]) -> None:
+    sim = Simulation(fixed_menu(), KitchenSetup(workers=workers, stock_target=0), seed=1)
+    sim.place(lines(cola=1))
+    sim.place(lines(salad=1))
+    sim.advance(0)
+
+    estimates = estimate_ready_times(sim.now, sim.ordering, sim.kitchen, TIMES)
+
+    assert seconds_after(T0, estimates) == expected
+
+
+def test_a_unit_being_prepared_counts_only_its_remaining_time() -> None:
+    sim = Simulation(fixed_menu(), KitchenSetup(workers=1, stock_target=0), seed=1)
+    sim.place(lines(cola=1, salad=1))
+    sim.advance(4)
+
+    estimates = estimate_ready_times(sim.now, sim.ordering, sim.kitchen, TIMES)
+
+    assert seconds_after(T0, estimates) == {1: 30.0}
+
+
+def test_orders_already_ready_are_not_estimated() -> None:
+    sim = Simulation(fixed_menu(), KitchenSetup(workers=1, stock_target=0), seed=1)
+    sim.place(lines(cola=1))
+    sim.place(lines(salad=1))
+    sim.advance(15)
+
+    estimates = estimate_ready_times(sim.now, sim.ordering, sim.kitchen, TIMES)
+
+    assert seconds_after(T0, estimates) == {2: 30.0}
+
+
+def test_an_order_served_by_a_refill_in_preparation_is_ready_when_the_refill_is() -> None:
+    sim = Simulation(fixed_menu(), KitchenSetup(workers=1, stock_target=1), seed=1)
+    sim.advance(40)
+    sim.place(lines(burger=1))
+    sim.advance(0)
+
+    estimates = estimate_ready_times(sim.now, sim.ordering, sim.kitchen, TIMES)
+
+    assert seconds_after(T0, estimates) == {1: 100.0}
+
+
+@pytest.mark.parametrize(("favorites_first", "cola_ready"), [(False, 10.0), (True, 110.0)])
+def test_under_ff1_missing_favourites_are_made_before_the_order(favorites_first: bool,
+                                                                cola_ready: float) -> None:
+    ordering = Ordering("main", fixed_menu())
+    ordering.place("o1", lines(cola=1), T0)
+    kitchen = Kitchen("main", fixed_menu(), seed=1)
+    kitchen.configure(KitchenSetup(1, favorites_first, stock_target=1), T0)
+    for event in ordering.pending:
+        kitchen_reacts(kitchen, event, T0)  # the worker has not been given work yet
+
+    estimates = estimate_ready_times(T0, ordering, kitchen, TIMES)
+
+    assert seconds_after(T0, estimates) == {1: cola_ready}
+
+
+order_lines = st.dictionaries(st.sampled_from(["burger", "cola", "salad"]),
+                              st.integers(1, 3), min_size=1).map(
+    lambda quantities: [OrderLine(name, qty) for name, qty in quantities.items()])
+
+
+@settings(max_examples=60, deadline=None)
+@given(orders=st.lists(order_lines, min_size=1, max_size=6), workers=st.integers(1, 3),
+       target=st.integers(0, 2), favorites_first=st.booleans(), warm_up=st.floats(0, 300))
+def test_with_exact_times_the_estimate_is_the_actual_ready_time(
+        orders: list[list[OrderLine]], workers: int, target: int, favorites_first: bool,
+        warm_up: float) -> None:
+    sim = Simulation(fixed_menu(), KitchenSetup(workers, favorites_first, target), seed=1)
+    sim.advance(warm_up)
+    for order in orders:
+        sim.place(order)
+    sim.advance(0)
+    placed_at = sim.now
+
+    estimates = estimate_ready_times(sim.now, sim.ordering, sim.kitchen, TIMES)
+    sim.run_until_quiet()
+
+    actual = {n: at for n, at in ready_times(sim.log).items() if at > placed_at}
+    assert seconds_after(placed_at, estimates) == pytest.approx(seconds_after(placed_at, actual))
+
+
+# --- learned times --------------------------------------------------------------------------
+
+
+def test_a_cold_estimate_is_the_menu_time_divided_by_the_speed() -> None:
+    times = ItemTimes(default_menu(), speed=60)
+
+    assert times.expected("hamburger") == pytest.approx(3.0)
+    assert times.mean_observed("hamburger") is None
+
+
+def test_observed_times_pull_the_estimate_towards_them() -> None:
+    times = ItemTimes(Menu([item("cola", 10)]))
+
+    times.observe("cola", 20.0)
+    assert times.expected("cola") == pytest.approx((3 * 10 + 20) / 4)
+    for _ in range(200):
+        times.observe("cola", 20.0)
+
+    assert times.expected("cola") == pytest.approx(20.0, abs=0.2)
+    assert times.mean_observed("cola") == pytest.approx(20.0)
+
+
+def test_learned_times_are_kept_in_kitchen_seconds_across_speeds() -> None:
+    times = ItemTimes(Menu([item("burger", 180)]), speed=60, prior_weight=0)
+    times.observe("burger", 4.0)  # 4 wall seconds at speed 60: 240 kitchen seconds
+
+    assert times.mean_observed("burger") == pytest.approx(240.0)
+    times.speed = 120
+    assert times.expected("burger") == pytest.approx(2.0)
+
+
+# --- analytics: at placement, latest, actual ------------------------------------------------
+
+
+async def feed(analytics: Analytics, log: Sequence[Event], done: int = 0) -> int:
+    """Hand analytics the log from ``done`` on, one event per batch; return how many are done."""
+    for position, event in enumerate(log[done:], start=done + 1):
+        stream = stream_name(event.CATEGORY, event.restaurant_id)
+        await analytics.handle([RecordedEvent(position, stream, position, event)])
+    return len(log)
+
+
+async def test_analytics_keeps_the_estimate_at_placement_the_latest_and_the_actual() -> None:
+    menu = Menu([item("cola", 10, variance=5)])
+    read_models = InMemoryReadModelStore()
+    analytics = Analytics(InMemoryEventStore(), read_models, menu, "main")
+    sim = Simulation(menu, KitchenSetup(workers=1, stock_target=0), seed=3)
+    sim.place([OrderLine("cola", 2)])
+    sim.advance(0)
+    done = await feed(analytics, sim.log)
+
+    placed = await read_models.get(ESTIMATES, "1")
+    assert placed is not None
+    assert placed["estimated_at_placement"] == (T0 + timedelta(seconds=20)).isoformat()
+    assert placed["estimated_ready_at"] == placed["estimated_at_placement"]
+    assert placed["ready_at"] is None
+
+    first_done = of_type(sim.log, UnitPrepared) or None
+    sim.advance_to(sim.kitchen.next_finish() or T0)
+    first_done = of_type(sim.log, UnitPrepared)[0].occurred_at
+    done = await feed(analytics, sim.log, done)
+    latest = await read_models.get(ESTIMATES, "1")
+    assert latest is not None
+    cola = (first_done - T0).total_seconds()
+    learned = (3 * 10 + cola) / 4
+    assert latest["estimated_at_placement"] == placed["estimated_at_placement"]
+    assert latest["estimated_ready_at"] == (
+        first_done + timedelta(seconds=learned)).isoformat()
+
+    sim.run_until_quiet()
+    await feed(analytics, sim.log, done)
+    final = await read_models.get(ESTIMATES, "1")
+    assert final is not None
+    actual = ready_times(sim.log)[1].isoformat()
+    assert final["ready_at"] == final["estimated_ready_at"] == actual
+    assert final["estimated_at_placement"] == placed["estimated_at_placement"]
+    stats = await read_models.get(ITEM_STATS, "cola")
+    assert stats is not None and stats["count"] == 2
+
+
+async def test_an_order_ready_from_stock_is_estimated_ready_at_placement() -> None:
+    read_models = InMemoryReadModelStore()
+    analytics = Analytics(InMemoryEventStore(), read_models, fixed_menu(), "main")
+    sim = Simulation(fixed_menu(), KitchenSetup(workers=1, stock_target=1), seed=3)
+    sim.run_until_quiet()
+    sim.place(lines(burger=1))
+    placed_at = sim.now
+
+    await feed(analytics, sim.log)
+
+    document = await read_models.get(ESTIMATES, "1")
+    assert document is not None
+    assert document["estimated_at_placement"] == document["ready_at"] == placed_at.isoformat()
