@@ -39,7 +39,8 @@ def check_log(events: Sequence[Event]) -> None:
         if type(event) in STATUS_STEPS:
             number = event.number  # type: ignore[attr-defined]
             new = STATUS_STEPS[type(event)]
-            assert new == step.get(number, -1) + 1, f"{where}: status of {number} skipped or went back"
+            assert new == step.get(number, -1) + 1, (
+                f"{where}: status of {number} skipped or went back")
             step[number] = new
         match event:
             case OrderPlaced():
