@@ -5,9 +5,11 @@ to the OLDEST order waiting for that item; an order counts on refills already in
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 
 from mcburger.application.simulation import Simulation
 from mcburger.domain.events import (
+    Event,
     PreparationStarted,
     UnitAllocated,
     UnitQueued,
@@ -20,7 +22,7 @@ from tests.support.invariants import check_log, check_quiet
 from tests.unit.builders import T0, default_menu, fixed_menu, lines, of_type
 
 
-def allocations(events: list[object]) -> list[tuple[int, str, str]]:
+def allocations(events: Sequence[Event]) -> list[tuple[int, str, str]]:
     return [(e.number, e.item, e.source) for e in events if isinstance(e, UnitAllocated)]
 
 

@@ -4,6 +4,7 @@ favourites BEFORE order units; finished units go to stock."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from mcburger.application.policies import kitchen_reacts
 from mcburger.application.simulation import Simulation
 from mcburger.domain.events import (
+    Event,
     KitchenConfigured,
     KitchenUnitsRequested,
     PreparationStarted,
@@ -37,7 +39,7 @@ def request(kitchen: Kitchen, number: int, item_id: str, quantity: int = 1) -> N
         item=item_id, quantity=quantity), T0)
 
 
-def started(events: list[object]) -> list[tuple[int, str, int | None]]:
+def started(events: Sequence[Event]) -> list[tuple[int, str, int | None]]:
     return [(e.worker, e.item, e.number) for e in events if isinstance(e, PreparationStarted)]
 
 

@@ -1,0 +1,126 @@
+"""AggregateRunner: optimistic concurrency on one stream. Two writers deciding at once both
+succeed, the loser decides again on fresh state, and no update is lost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+import pytest
+
+from mcburger.adapters.eventstore.memory import InMemoryEventStore
+from mcburger.application.ports import RecordedEvent, Tracking
+from mcburger.application.runner import AggregateRunner, ConcurrencyExhausted
+from mcburger.domain.events import Event, OrderPlaced
+from mcburger.domain.ordering import Order, Ordering
+from tests.unit.builders import T0, fixed_menu, lines
+
+STREAM = "ordering-main"
+
+
+class InterleavingStore(InMemoryEventStore):
+    """Lets a test run another writer between a runner's read and its save."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.before_append: Callable[[], Awaitable[object]] | None = None
+        self.every_time = False
+
+    async def append(self, stream: str, events: Sequence[Event], expected_version: int,
+                     tracking: Tracking | None = None) -> list[RecordedEvent]:
+        hook = self.before_append
+        if not self.every_time:
+            self.before_append = None
+        if hook is not None:
+            await hook()
+        return await super().append(stream, events, expected_version, tracking)
+
+
+def runner(store: InMemoryEventStore) -> AggregateRunner[Ordering]:
+    return AggregateRunner(store, STREAM, lambda: Ordering("main", fixed_menu()))
+
+
+def placing(order_id: str, calls: list[str] | None = None) -> Callable[[Ordering], Order]:
+    def decide(ordering: Ordering) -> Order:
+        if calls is not None:
+            calls.append(order_id)
+        return ordering.place(order_id, lines(cola=1), T0)
+    return decide
+
+
+async def placed(store: InMemoryEventStore) -> list[tuple[int, str]]:
+    return [(r.event.number, r.event.order_id) for r in await store.read_stream(STREAM)
+            if isinstance(r.event, OrderPlaced)]
+
+
+async def test_a_writer_that_lost_the_race_decides_again_on_fresh_state() -> None:
+    store = InterleavingStore()
+    first, second = runner(store), runner(store)
+    calls: list[str] = []
+    store.before_append = lambda: second.execute(placing("b", calls))
+
+    order, recorded = await first.execute(placing("a", calls))
+
+    assert calls == ["a", "b", "a"], "a decided, b saved first, a decided again"
+    assert order.number == 2 and [r.version for r in recorded] == [3, 4]
+    assert await placed(store) == [(1, "b"), (2, "a")]
+
+
+async def test_a_writer_with_a_stale_cache_catches_up_before_deciding() -> None:
+    store = InMemoryEventStore()
+    first, second = runner(store), runner(store)
+    await first.current()
+    await second.execute(placing("b"))
+
+    order, _ = await first.execute(placing("a"))
+
+    assert order.number == 2
+    assert await placed(store) == [(1, "b"), (2, "a")]
+
+
+async def test_many_concurrent_commands_on_two_runners_all_land_once() -> None:
+    store = InterleavingStore()
+    store.before_append, store.every_time = lambda: asyncio.sleep(0), True
+    first, second = runner(store), runner(store)
+
+    results = await asyncio.gather(*[
+        (first if n % 2 else second).execute(placing(f"o{n}")) for n in range(20)])
+
+    numbers = sorted(order.number for order, _ in results)
+    assert numbers == list(range(1, 21))
+    stream = await placed(store)
+    assert sorted(order_id for _, order_id in stream) == sorted(f"o{n}" for n in range(20))
+    assert [number for number, _ in stream] == list(range(1, 21))
+
+
+async def test_a_stream_that_never_holds_still_exhausts_the_retries() -> None:
+    store = InterleavingStore()
+    other = runner(store)
+    numbers = iter(range(1000))
+
+    async def interfere() -> None:  # before every save, another writer saves first
+        store.before_append = None
+        await other.execute(placing(f"x{next(numbers)}"))
+        store.before_append = interfere
+
+    store.before_append, store.every_time = interfere, True
+
+    with pytest.raises(ConcurrencyExhausted):
+        await runner(store).execute(placing("a"))
+    assert "a" not in {order_id for _, order_id in await placed(store)}
+
+
+async def test_a_command_that_fails_half_way_saves_nothing_and_leaves_no_trace() -> None:
+    store = InMemoryEventStore()
+    ordering = runner(store)
+
+    def place_then_fail(o: Ordering) -> None:
+        o.place("a", lines(cola=1), T0)
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await ordering.execute(place_then_fail)
+    order, _ = await ordering.execute(placing("b"))
+
+    assert order.number == 1
+    assert await placed(store) == [(1, "b")]
