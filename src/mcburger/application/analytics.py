@@ -13,10 +13,14 @@ from mcburger.domain.events import (
     Event,
     KitchenConfigured,
     KitchenEvent,
+    KitchenUnitsRequested,
     OrderEvent,
     OrderPlaced,
     PreparationStarted,
+    UnitAllocated,
     UnitPrepared,
+    UnitQueued,
+    UnitsCovered,
 )
 from mcburger.domain.kitchen import Kitchen
 from mcburger.domain.menu import Menu
@@ -47,7 +51,10 @@ class Analytics:
         self.times = ItemTimes(self._menu)
         self._started: dict[str, datetime] = {}
         self._estimates: dict[int, JSON] = {}  # orders not READY yet -> their document
-        self._placed: list[int] = []  # placed since the last estimate
+        self._placed: list[int] = []  # placed, no estimate yet
+        self._placement_seen: dict[int, int] = {}  # units of a new order accounted for
+        self._unaccepted: dict[tuple[str, str], tuple[int, str, int]] = {}  # by (order, item)
+        self._position = 0
 
     async def start(self) -> int:
         """Rebuild memory from the log up to the checkpoint; return the checkpoint."""
@@ -55,22 +62,31 @@ class Analytics:
         checkpoint = await self._store.checkpoint(CONSUMER)
         position = 0
         while position < checkpoint:
-            batch = await self._events.read_all(position, 1000)
+            batch = [record for record in await self._events.read_all(position, 1000)
+                     if record.position <= checkpoint]
             if not batch:
                 break
             for record in batch:
-                if record.position > checkpoint:
-                    return checkpoint
                 self._learn(record.event)
             position = batch[-1].position
-        self._placed.clear()
+        self._position = checkpoint
+        placed, self._placed = set(self._placed), []
         for number, order in self.ordering.orders.items():
             if order.status in (OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS):
-                self._estimates[number] = await self._store.get(ESTIMATES, str(number)) or {}
+                document = await self._store.get(ESTIMATES, str(number))
+                if document is not None:
+                    self._estimates[number] = document
+                elif number in placed:  # its placement straddled the checkpoint
+                    self._placed.append(number)
+        self._placement_seen = {n: self._placement_seen[n] for n in self._placed}
         return checkpoint
 
     async def handle(self, batch: Sequence[RecordedEvent]) -> None:
         docs = DocumentBatch(self._store)
+        batch = [record for record in batch if record.position > self._position]
+        if not batch:
+            return  # a redelivery within this process: already learned
+        self._position = batch[-1].position
         for index, record in enumerate(batch):
             self._learn(record.event)
             following = batch[index + 1] if index + 1 < len(batch) else None
@@ -84,8 +100,20 @@ class Analytics:
         await docs.commit(CONSUMER, batch[-1].position)
 
     def _learn(self, event: Event) -> None:
-        if isinstance(event, OrderPlaced):
-            self._placed.append(event.number)
+        match event:
+            case OrderPlaced():
+                self._placed.append(event.number)
+                self._placement_seen[event.number] = 0
+            case UnitAllocated(source="stock"):
+                self._note_placement(event.number, 1)
+            case KitchenUnitsRequested():
+                self._note_placement(event.number, event.quantity)
+                self._unaccepted[(event.order_id, event.item)] = (
+                    event.number, event.item, event.quantity)
+            case UnitQueued():
+                self._accepted(event.order_id, event.item, 1)
+            case UnitsCovered():
+                self._accepted(event.order_id, event.item, event.quantity)
         if isinstance(event, OrderEvent):
             self.ordering.apply(event)
             self.kitchen.observe(event)
@@ -102,12 +130,30 @@ class Analytics:
                     self.times.observe(event.item,
                                        (event.occurred_at - started).total_seconds())
 
+    def _note_placement(self, number: int, units: int) -> None:
+        if number in self._placement_seen:
+            self._placement_seen[number] += units
+
+    def _accepted(self, order_id: str, item: str, units: int) -> None:
+        number, _, remaining = self._unaccepted.pop((order_id, item), (0, item, 0))
+        if remaining > units:
+            self._unaccepted[(order_id, item)] = (number, item, remaining - units)
+
     def _estimate(self, docs: DocumentBatch, record: RecordedEvent) -> None:
         now, position = record.event.occurred_at, record.position
-        estimates = estimate_ready_times(now, self.ordering, self.kitchen, self.times)
+        unaccepted = [(item, quantity) for _, item, quantity in sorted(self._unaccepted.values())]
+        estimates = estimate_ready_times(now, self.ordering, self.kitchen, self.times, unaccepted)
+        waiting_placement = []
         for number in self._placed:
+            order = self.ordering.orders[number]
+            total = sum(line.quantity for line in order.lines)
+            # A batch may end inside a placement's events: estimate once all of them are seen.
+            if self._placement_seen[number] < total and order.status is not OrderStatus.READY:
+                waiting_placement.append(number)
+                continue
+            del self._placement_seen[number]
             self._estimates.setdefault(number, {})
-        self._placed.clear()
+        self._placed = waiting_placement
         for number, previous in list(self._estimates.items()):
             order = self.ordering.orders[number]
             document = dict(previous)

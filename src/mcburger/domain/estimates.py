@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -52,8 +52,13 @@ class ItemTimes:
 
 
 def estimate_ready_times(now: datetime, ordering: Ordering, kitchen: Kitchen,
-                         expected: Mapping[str, float] | ItemTimes) -> dict[int, datetime]:
-    """Expected ready time of every order still waiting for units, keyed by order number."""
+                         expected: Mapping[str, float] | ItemTimes,
+                         unaccepted: Sequence[tuple[str, int]] = ()) -> dict[int, datetime]:
+    """Expected ready time of every order still waiting for units, keyed by order number.
+
+    ``unaccepted`` lists ``(item, quantity)`` requests ordering made that the kitchen has not
+    queued yet (an observer a little behind the kitchen), in placement order.
+    """
     def seconds(item: str) -> float:
         return expected.expected(item) if isinstance(expected, ItemTimes) else expected[item]
 
@@ -86,18 +91,20 @@ def estimate_ready_times(now: datetime, ordering: Ordering, kitchen: Kitchen,
         for favourite in kitchen.menu.favorites:
             for _ in range(kitchen.refill_need(favourite.id)):
                 make(favourite.id)
-    # units still owed beyond what is already cooking, in placement order
-    uncovered: list[tuple[int, int, str]] = []
-    for item, waiting in ordering.waiting.items():
-        for index, number in enumerate(waiting):
-            if index >= len(supply[item]):
-                uncovered.append((number, index, item))
-    for _, _, item in sorted(uncovered):
-        make(item)
+    # The kitchen makes its queue in order (even a unit a refill made redundant: it then goes to
+    # stock), then whatever it has not queued yet.
+    for unit in kitchen.queue:
+        make(unit.item)
+    for item, quantity in unaccepted:
+        for _ in range(quantity):
+            make(item)
 
     ready: dict[int, float] = {}
     for item, waiting in ordering.waiting.items():
         times = sorted(supply[item])
         for index, number in enumerate(waiting):
-            ready[number] = max(ready.get(number, 0.0), times[index])
+            # more owed than supplied can only be a view lagging behind: assume one more round
+            offset = times[index] if index < len(times) else (
+                (times[-1] if times else 0.0) + seconds(item) * (index - len(times) + 1))
+            ready[number] = max(ready.get(number, 0.0), offset)
     return {number: now + timedelta(seconds=offset) for number, offset in ready.items()}
