@@ -1,0 +1,145 @@
+"""The EventStore contract against a real PostgreSQL, plus what only a server engine can show."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
+
+import psycopg
+import pytest
+
+from mcburger.adapters.eventstore.postgres import PostgresEventStore
+from mcburger.application.ports import EventStore, RecordedEvent, Tracking, WrongExpectedVersion
+from tests.contract.eventstore_contract import (
+    ORDERS,
+    ORDERS_R2,
+    EventStoreContract,
+    events_of,
+    placed,
+)
+from tests.contract.postgres_server import drop_database, fresh_database, postgres_server
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """An admin URL for the whole session's server."""
+    with postgres_server() as url:
+        yield url
+
+
+@pytest.fixture
+def database_url(postgres: str) -> Iterator[str]:
+    """A database of this test's own, so that tests never see each other's events."""
+    url = fresh_database(postgres)
+    yield url
+    drop_database(postgres, url)
+
+
+class TestPostgresEventStore(EventStoreContract):
+    @pytest.fixture
+    async def store(self, database_url: str) -> AsyncIterator[EventStore]:
+        store = await PostgresEventStore.open(database_url)
+        yield store
+        await store.close()
+
+    async def test_events_and_tracking_survive_reopen(self, database_url: str) -> None:
+        store = await PostgresEventStore.open(database_url)
+        written = await store.append(ORDERS, [placed(1), placed(2)], 0, Tracking("relay", 7))
+        await store.close()
+
+        reopened = await PostgresEventStore.open(database_url)  # the schema is there already
+        try:
+            assert await reopened.read_stream(ORDERS) == written
+            assert await reopened.tracked_position("relay") == 7
+            assert await reopened.last_position() == written[-1].position
+            more = await reopened.append(ORDERS, [placed(3)], expected_version=2)
+            assert more[0].version == 3
+            assert more[0].position > written[-1].position
+        finally:
+            await reopened.close()
+
+    async def test_follower_never_skips_an_append_that_commits_late(
+        self, database_url: str
+    ) -> None:
+        # Two writers (think: two processes) and a follower, each with its own store.
+        slow, fast, follower = [await PostgresEventStore.open(database_url) for _ in range(3)]
+        blocker = await psycopg.AsyncConnection.connect(database_url)
+        try:
+            # An uncommitted tracking row for "slow" makes the slow append stop at its tracking
+            # upsert: AFTER it has inserted its event and drawn that event's position.
+            await blocker.execute("INSERT INTO tracking VALUES ('slow', 1)")
+            slow_append = asyncio.create_task(
+                slow.append(ORDERS, [placed(1)], 0, Tracking("slow", 5))
+            )
+            await asyncio.sleep(0.2)
+            assert not slow_append.done()
+            fast_append = asyncio.create_task(fast.append(ORDERS_R2, [placed(2)], 0))
+
+            seen: list[RecordedEvent] = []
+
+            async def follow(seconds: float) -> None:
+                # A follower as the relay runs one: read past its checkpoint, move it, repeat.
+                deadline = time.monotonic() + seconds
+                while time.monotonic() < deadline:
+                    seen.extend(await follower.read_all(seen[-1].position if seen else 0))
+                    await asyncio.sleep(0.01)
+
+            await follow(0.3)
+            # The fast append must not commit a later position while the slow one is open.
+            assert seen == []
+            assert not fast_append.done()
+
+            await blocker.rollback()
+            slow_written, fast_written = await asyncio.gather(slow_append, fast_append)
+            await follow(0.1)
+            assert fast_written[0].position > slow_written[0].position
+            assert seen == slow_written + fast_written
+        finally:
+            await blocker.close()
+            for store in (slow, fast, follower):
+                await store.close()
+
+    async def test_wait_is_woken_by_an_append_from_another_store(self, database_url: str) -> None:
+        # Polling only every 30 s: a prompt wake-up can only come from LISTEN/NOTIFY.
+        waiter = await PostgresEventStore.open(database_url, poll_seconds=30)
+        writer = await PostgresEventStore.open(database_url)
+        try:
+
+            async def append_soon(number: int) -> None:
+                await asyncio.sleep(0.1)
+                await writer.append(ORDERS, [placed(number)], expected_version=number - 1)
+
+            for number in (1, 2):  # twice: the listening connection stays in use
+                task = asyncio.create_task(append_soon(number))
+                started = time.monotonic()
+                assert await waiter.wait_for_append(number - 1, timeout=5)
+                assert time.monotonic() - started < 1.0
+                await task
+        finally:
+            await waiter.close()
+            await writer.close()
+
+    async def test_stores_on_one_database_race_at_same_version(self, database_url: str) -> None:
+        first = await PostgresEventStore.open(database_url)
+        second = await PostgresEventStore.open(database_url)
+        try:
+            results = await asyncio.gather(
+                first.append(ORDERS, [placed(1)], expected_version=0),
+                second.append(ORDERS, [placed(2)], expected_version=0),
+                return_exceptions=True,
+            )
+            winners = [r for r in results if isinstance(r, list)]
+            losers = [r for r in results if not isinstance(r, list)]
+            assert len(winners) == 1
+            assert len(losers) == 1
+            assert isinstance(losers[0], WrongExpectedVersion)
+            assert events_of(await second.read_stream(ORDERS)) == events_of(winners[0])
+        finally:
+            await first.close()
+            await second.close()
+
+    async def test_opening_an_unreachable_server_fails_clearly(self, postgres: str) -> None:
+        unreachable = psycopg.conninfo.make_conninfo(postgres, port=1, connect_timeout=2)
+        with pytest.raises(psycopg.OperationalError):
+            await PostgresEventStore.open(unreachable)
