@@ -1,0 +1,206 @@
+"""MongoDB read-model store: one collection per read model, no transactions, no change streams.
+
+Production target: MongoDB >= 4.4. The tests run against FerretDB v1 (scripts/install-ferretdb),
+so this module uses nothing that FerretDB v1 lacks: no transactions, no change streams, no
+aggregation beyond what ``find`` needs. Documents live in ``rm_<collection>`` as
+``{_id: key, seq, position, body}``; checkpoints in ``checkpoints`` as
+``{_id: consumer, position}``.
+
+Without a transaction a commit is several writes, and a crash can stop it half-way. That is made
+harmless by the port's two guards rather than by atomicity: each Put only replaces a document
+whose stored position is lower, and the checkpoint moves last. See ``commit``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import bson
+from pymongo import ASCENDING, AsyncMongoClient
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import DuplicateKeyError
+
+from mcburger.application.ports import JSON, Put, ReadModelStore
+
+# Field names become a dotted path ("body.<field>"); anything but a plain identifier could reach
+# into nested objects or array items ("a.b", "lines.0") or be an operator ("$where").
+_FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Read-model names become collection names; keep them to characters every MongoDB accepts.
+_COLLECTION = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_PREFIX = "rm_"
+_CHECKPOINTS = "checkpoints"
+
+# How often a waiter re-reads the checkpoint: commits made by another process cannot notify our
+# in-process condition (and change streams are not used), so this bounds how late they are seen.
+_CROSS_PROCESS_RECHECK = 0.1
+
+Scalar = str | int | float | bool | None
+Document = dict[str, Any]
+
+
+class MongoReadModelStore(ReadModelStore):
+    """One ``AsyncMongoClient`` (it pools connections) and one database."""
+
+    def __init__(self, client: AsyncMongoClient[Document], database: str) -> None:
+        self._client = client
+        self._db = client[database]
+        self._indexed: set[str] = set()
+        self._committed = asyncio.Condition()
+        self._commits = 0  # bumped on every in-process commit, so a waiter never misses one
+
+    @classmethod
+    async def open(cls, url: str, database: str = "mcburger") -> MongoReadModelStore:
+        """Connect to ``url`` and use ``database``; fails fast when the server is unreachable."""
+        client: AsyncMongoClient[Document] = AsyncMongoClient(url, serverSelectionTimeoutMS=5000)
+        try:
+            await client.admin.command("ping")
+        except BaseException:
+            await client.close()
+            raise
+        return cls(client, database)
+
+    async def get(self, collection: str, key: str) -> JSON | None:
+        found = await self._documents(collection).find_one({"_id": key}, {"body": 1})
+        return None if found is None else _body(found)
+
+    async def find(
+        self,
+        collection: str,
+        where: Mapping[str, Scalar] | None = None,
+        after_seq: int | None = None,
+        limit: int | None = None,
+    ) -> list[JSON]:
+        if limit is not None and limit < 0:
+            raise ValueError(f"limit must be >= 0, got {limit}")
+        query: Document = {
+            f"body.{field}": _condition(field, value) for field, value in (where or {}).items()
+        }
+        if after_seq is not None:
+            query["seq"] = {"$gt": after_seq}
+        if limit == 0:
+            return []  # to the driver, limit 0 means no limit at all
+        cursor = self._documents(collection).find(query, {"body": 1})
+        cursor = cursor.sort([("seq", ASCENDING), ("_id", ASCENDING)]).limit(limit or 0)
+        return [_body(found) async for found in cursor]
+
+    async def checkpoint(self, consumer: str) -> int:
+        found = await self._db[_CHECKPOINTS].find_one({"_id": consumer})
+        return 0 if found is None else int(found["position"])
+
+    async def commit(self, consumer: str, position: int, puts: Sequence[Put]) -> None:
+        # Validate every document before the first write: there is no transaction to roll back.
+        rows = [(put, _to_json(put.document)) for put in puts]
+        if position <= await self.checkpoint(consumer):
+            return  # redelivery
+        for put, body in rows:
+            await self._apply(put, body)
+        # The checkpoint moves last. A crash before this line leaves Puts applied and the
+        # checkpoint behind: the event is redelivered, and each of its Puts then finds a stored
+        # position equal to its own and changes nothing, so the outcome is as if it ran once.
+        # $max keeps the checkpoint monotonic even if two instances race on the same consumer.
+        await self._move_checkpoint(consumer, position)
+        async with self._committed:
+            self._commits += 1
+            self._committed.notify_all()
+
+    # The port fixes the signature, hence a timeout argument rather than asyncio.timeout().
+    async def wait_for_checkpoint(self, consumer: str, position: int, timeout: float) -> bool:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            seen = self._commits  # read before checking, so a commit in between still wakes us
+            if await self.checkpoint(consumer) >= position:
+                return True
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return False
+            await self._next_commit(seen, min(remaining, _CROSS_PROCESS_RECHECK))
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    async def _apply(self, put: Put, body: JSON) -> None:
+        """Replace the document only if the stored one is older than ``put``, or insert it.
+
+        The insert can lose a race with another writer inserting the same key between our
+        update and our insert. The DuplicateKeyError then does not say whose position is newer,
+        so the conditional update runs once more: the document exists from now on (read models
+        are never deleted), so that update alone decides, with the same position guard.
+        """
+        documents = await self._indexed_documents(put.collection)
+        fields = {"seq": put.seq, "position": put.position, "body": body}
+        newer = {"_id": put.key, "position": {"$lt": put.position}}
+        if (await documents.update_one(newer, {"$set": fields})).matched_count:
+            return
+        try:
+            await documents.insert_one({"_id": put.key, **fields})
+        except DuplicateKeyError:
+            await documents.update_one(newer, {"$set": fields})
+
+    async def _move_checkpoint(self, consumer: str, position: int) -> None:
+        checkpoints = self._db[_CHECKPOINTS]
+        try:
+            await checkpoints.update_one(
+                {"_id": consumer}, {"$max": {"position": position}}, upsert=True
+            )
+        except DuplicateKeyError:
+            # Two first commits of one consumer raced to insert; now it exists, so just $max it.
+            await checkpoints.update_one({"_id": consumer}, {"$max": {"position": position}})
+
+    async def _next_commit(self, seen: int, at_most: float) -> None:
+        """Sleep until an in-process commit after ``seen``, or ``at_most`` seconds."""
+        async with self._committed:
+            try:
+                async with asyncio.timeout(at_most):
+                    await self._committed.wait_for(lambda: self._commits != seen)
+            except TimeoutError:
+                pass  # time to re-read: the commit may have come from another process
+
+    def _documents(self, collection: str) -> AsyncCollection[Document]:
+        if not _COLLECTION.fullmatch(collection):
+            raise ValueError(f"not a read-model collection name: {collection!r}")
+        return self._db[_PREFIX + collection]
+
+    async def _indexed_documents(self, collection: str) -> AsyncCollection[Document]:
+        documents = self._documents(collection)
+        if collection not in self._indexed:
+            # Idempotent on the server: a second create_index with the same spec is a no-op.
+            await documents.create_index([("seq", ASCENDING), ("_id", ASCENDING)], name="by_seq")
+            self._indexed.add(collection)
+        return documents
+
+
+def _condition(field: str, value: Scalar) -> Document:
+    """A filter matching one top-level field by JSON equality, as the SQLite adapter does.
+
+    MongoDB already keeps true apart from 1 and "1" apart from 1, and equates 3 with 3.0, and
+    ``None`` matches a null or missing field. What it adds is matching an array's elements
+    ({"f": "x"} matches f: ["x"]; None matches [null]), which JSON equality does not: hence the
+    "not an array" clause.
+    """
+    if not _FIELD.fullmatch(field):
+        raise ValueError(f"not a top-level field name: {field!r}")
+    if value is not None and not isinstance(value, str | int | float | bool):
+        raise TypeError(f"can only match scalars, got {type(value)} for {field!r}")
+    return {"$eq": value, "$not": {"$type": "array"}}
+
+
+def _to_json(document: JSON) -> JSON:
+    """A deep copy holding only JSON values, also checked to fit in BSON (64-bit integers)."""
+    if not isinstance(document, dict):
+        raise TypeError(f"a read-model document must be a JSON object, got {type(document)}")
+    body: JSON = json.loads(json.dumps(document, allow_nan=False))
+    try:
+        bson.encode(body)
+    except OverflowError as error:
+        raise ValueError(f"a read-model document does not fit in BSON: {error}") from None
+    return body
+
+
+def _body(found: Document) -> JSON:
+    body: JSON = found["body"]
+    return body
