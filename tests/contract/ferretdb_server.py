@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.servers import free_port, tail
+
 URL_VARIABLE = "MCBURGER_TEST_MONGO_URL"
 BINARY_VARIABLE = "FERRETDB_BIN"
 DEFAULT_BINARY = Path(__file__).resolve().parents[2] / ".cache" / "ferretdb" / "ferretdb"
@@ -52,7 +54,7 @@ def fresh_database() -> str:
 @contextlib.contextmanager
 def _throwaway_ferretdb(binary: Path) -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="mcburger-ferretdb-"))
-    port = _free_port()
+    port = free_port()
     log = root / "server.log"
     command = [
         str(binary),
@@ -83,20 +85,8 @@ def _wait_until_listening(server: subprocess.Popen[bytes], port: int, log: Path)
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"FerretDB exited with {server.returncode}:\n{_tail(log)}")
+            raise RuntimeError(f"FerretDB exited with {server.returncode}:\n{tail(log)}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
             return
         time.sleep(0.05)
-    raise RuntimeError(f"FerretDB did not listen within {STARTUP_TIMEOUT}s:\n{_tail(log)}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _tail(log: Path) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-    return "(no server log)"
+    raise RuntimeError(f"FerretDB did not listen within {STARTUP_TIMEOUT}s:\n{tail(log)}")

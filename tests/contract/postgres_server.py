@@ -14,7 +14,6 @@ import os
 import pwd
 import shlex
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -25,6 +24,8 @@ import psycopg
 import pytest
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
+
+from tests.support.servers import free_port, tail
 
 URL_VARIABLE = "MCBURGER_TEST_POSTGRES_URL"
 BINARIES = "/usr/lib/postgresql/*/bin"
@@ -97,7 +98,7 @@ def _throwaway_cluster(bin_dir: Path) -> Iterator[str]:
     try:
         initdb = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=trust"]
         _run([*as_user, *initdb, "--no-sync", "--encoding=UTF8", "--locale=C"])
-        port = _free_port()
+        port = free_port()
         options = " ".join(
             [f"-p {port}", f"-k {shlex.quote(str(root))}"]
             + [f"-c {name}={value}" for name, value in _SETTINGS.items()]
@@ -105,7 +106,7 @@ def _throwaway_cluster(bin_dir: Path) -> Iterator[str]:
         try:
             _run([*pg_ctl, "-l", str(log), "-o", options, "-w", "-t", "30", "start"])
         except RuntimeError as error:
-            raise RuntimeError(f"{error}\n{_tail(log)}") from None
+            raise RuntimeError(f"{error}\n{tail(log)}") from None
         try:
             yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
         finally:
@@ -118,15 +119,3 @@ def _run(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} failed:\n{done.stdout}{done.stderr}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _tail(log: Path) -> str:
-    with contextlib.suppress(OSError):
-        return "\n".join(log.read_text().splitlines()[-20:])
-    return "(no server log)"

@@ -13,7 +13,6 @@ whose stored position is lower, and the checkpoint moves last. See ``commit``.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -24,6 +23,7 @@ from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import DuplicateKeyError
 
+from mcburger.adapters.readmodels.commit_signal import CommitSignal
 from mcburger.application.ports import JSON, Put, ReadModelStore
 
 # Field names become a dotted path ("body.<field>"); anything but a plain identifier could reach
@@ -49,8 +49,7 @@ class MongoReadModelStore(ReadModelStore):
         self._client = client
         self._db = client[database]
         self._indexed: set[str] = set()
-        self._committed = asyncio.Condition()
-        self._commits = 0  # bumped on every in-process commit, so a waiter never misses one
+        self._committed = CommitSignal(_CROSS_PROCESS_RECHECK)
 
     @classmethod
     async def open(cls, url: str, database: str = "mcburger") -> MongoReadModelStore:
@@ -103,22 +102,14 @@ class MongoReadModelStore(ReadModelStore):
         # position equal to its own and changes nothing, so the outcome is as if it ran once.
         # $max keeps the checkpoint monotonic even if two instances race on the same consumer.
         await self._move_checkpoint(consumer, position)
-        async with self._committed:
-            self._commits += 1
-            self._committed.notify_all()
+        await self._committed.notify()
 
     # The port fixes the signature, hence a timeout argument rather than asyncio.timeout().
     async def wait_for_checkpoint(self, consumer: str, position: int, timeout: float) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            seen = self._commits  # read before checking, so a commit in between still wakes us
-            if await self.checkpoint(consumer) >= position:
-                return True
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            await self._next_commit(seen, min(remaining, _CROSS_PROCESS_RECHECK))
+        async def reached() -> bool:
+            return await self.checkpoint(consumer) >= position
+
+        return await self._committed.wait_until(reached, timeout)
 
     async def close(self) -> None:
         await self._client.close()
@@ -150,15 +141,6 @@ class MongoReadModelStore(ReadModelStore):
         except DuplicateKeyError:
             # Two first commits of one consumer raced to insert; now it exists, so just $max it.
             await checkpoints.update_one({"_id": consumer}, {"$max": {"position": position}})
-
-    async def _next_commit(self, seen: int, at_most: float) -> None:
-        """Sleep until an in-process commit after ``seen``, or ``at_most`` seconds."""
-        async with self._committed:
-            try:
-                async with asyncio.timeout(at_most):
-                    await self._committed.wait_for(lambda: self._commits != seen)
-            except TimeoutError:
-                pass  # time to re-read: the commit may have come from another process
 
     def _documents(self, collection: str) -> AsyncCollection[Document]:
         if not _COLLECTION.fullmatch(collection):

@@ -11,6 +11,7 @@ from typing import Any
 
 import aiosqlite
 
+from mcburger.adapters.readmodels.commit_signal import CommitSignal
 from mcburger.application.ports import JSON, Put, ReadModelStore
 
 # Field names end up in a JSON path; anything but a plain identifier could reach into nested
@@ -64,8 +65,7 @@ class SQLiteReadModelStore(ReadModelStore):
     def __init__(self, db: aiosqlite.Connection) -> None:
         self._db = db
         self._lock = asyncio.Lock()
-        self._committed = asyncio.Condition()
-        self._commits = 0  # bumped on every in-process commit, so a waiter never misses one
+        self._committed = CommitSignal(_CROSS_PROCESS_RECHECK)
 
     @classmethod
     async def open(cls, path: Path | str) -> SQLiteReadModelStore:
@@ -138,9 +138,7 @@ class SQLiteReadModelStore(ReadModelStore):
             except BaseException:
                 await self._db.execute("ROLLBACK")
                 raise
-        async with self._committed:
-            self._commits += 1
-            self._committed.notify_all()
+        await self._committed.notify()
 
     # The port fixes the signature, hence a timeout argument rather than asyncio.timeout().
     async def wait_for_checkpoint(
@@ -149,25 +147,10 @@ class SQLiteReadModelStore(ReadModelStore):
         position: int,
         timeout: float,
     ) -> bool:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while True:
-            seen = self._commits  # read before checking, so a commit in between still wakes us
-            if await self.checkpoint(consumer) >= position:
-                return True
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                return False
-            await self._next_commit(seen, min(remaining, _CROSS_PROCESS_RECHECK))
+        async def reached() -> bool:
+            return await self.checkpoint(consumer) >= position
 
-    async def _next_commit(self, seen: int, at_most: float) -> None:
-        """Sleep until an in-process commit after ``seen``, or ``at_most`` seconds."""
-        async with self._committed:
-            try:
-                async with asyncio.timeout(at_most):
-                    await self._committed.wait_for(lambda: self._commits != seen)
-            except TimeoutError:
-                pass  # time to re-read: the commit may have come from another process
+        return await self._committed.wait_until(reached, timeout)
 
     async def close(self) -> None:
         async with self._lock:

@@ -1,0 +1,20 @@
+"""Small helpers for tests that start real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+from pathlib import Path
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def tail(log: Path, lines: int = 20) -> str:
+    """The last lines of a server's log, for an error message."""
+    with contextlib.suppress(OSError):
+        return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+    return "(no server log)"
