@@ -79,6 +79,9 @@ class Restaurant:
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # stopping: an error raised while unwinding is no reason to restart
                 log.exception("%s failed; restarting", name)
                 self.failures[name] = f"{type(error).__name__}: {error}"
                 self.failed_at[name] = asyncio.get_running_loop().time()

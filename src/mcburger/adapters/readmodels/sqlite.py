@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -136,7 +138,10 @@ class SQLiteReadModelStore(ReadModelStore):
                 await self._db.execute(_UPSERT_CHECKPOINT, (consumer, position))
                 await self._db.execute("COMMIT")
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                # The transaction may already be over (a COMMIT that went through just before a
+                # cancellation): then ROLLBACK fails and would hide the error that brought us here.
+                with contextlib.suppress(sqlite3.OperationalError):
+                    await self._db.execute("ROLLBACK")
                 raise
         await self._committed.notify()
 
