@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import io
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -29,6 +29,7 @@ from mcburger.domain.menu import Menu
 log = logging.getLogger("mcburger")
 
 RESTART_DELAY_SECONDS = 1.0
+STOP_TIMEOUT_SECONDS = 5.0
 
 
 @dataclass
@@ -102,11 +103,24 @@ class Restaurant:
         return lags
 
     async def stop(self) -> None:
+        """Cancel every component, bounded: a stop must always reach closing the stores."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + STOP_TIMEOUT_SECONDS
+        running = set(self._tasks)
+        while running and loop.time() < deadline:
+            # Cancel again each round: a cancellation that races an expiring timeout can be
+            # absorbed by the task, which must not keep the process from stopping.
+            for task in running:
+                task.cancel()
+            _, running = await asyncio.wait(running, timeout=0.2)
+        for task in running:
+            stack = io.StringIO()
+            task.print_stack(file=stack)
+            log.error("%s did not stop within %s s:\n%s", task.get_name(), STOP_TIMEOUT_SECONDS,
+                      stack.getvalue())
         for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.error("%s ended with %r", task.get_name(), task.exception())
         self._tasks.clear()
         await self.events.close()
         await self.read_models.close()
