@@ -59,8 +59,11 @@ class Restaurant:
                                       (KITCHEN,)), self.ordering.checkpoint),
             "kitchen": (Subscription("kitchen", self.events, self.kitchen.handle_ordering_events,
                                      (ORDERING,)), self.kitchen.checkpoint),
-            "views": (Subscription("views", self.events, self.views.handle),
+            "views": (Subscription("views", self.events, self.views.handle, (ORDERING,)),
                       self.views.checkpoint),
+            "views-kitchen": (Subscription("views-kitchen", self.events,
+                                           self.views.handle_kitchen, (KITCHEN,)),
+                              self.views.kitchen_checkpoint),
             "analytics": (Subscription("analytics", self.events, self.analytics.handle),
                           self.analytics.start),
         }

@@ -56,6 +56,16 @@ class ReadModelStoreContract:
         await store.commit("p", 2, [put("a", 1, 2, status="ready")])
         assert await store.get("orders", "a") == {"key": "a", "status": "ready"}
 
+    async def test_get_versioned_tells_the_position_that_shaped_the_document(
+        self, store: ReadModelStore
+    ) -> None:
+        assert await store.get_versioned("orders", "a") is None
+        await store.commit("p", 4, [put("a", 1, 3, status="new")])
+        assert await store.get_versioned("orders", "a") == ({"key": "a", "status": "new"}, 3)
+        await store.commit("q", 9, [put("a", 1, 2, status="stale")])  # older: ignored
+        await store.commit("p", 7, [put("a", 1, 7, status="ready")])
+        assert await store.get_versioned("orders", "a") == ({"key": "a", "status": "ready"}, 7)
+
     async def test_non_json_document_fails_and_commits_nothing(self, store: ReadModelStore) -> None:
         with pytest.raises((TypeError, ValueError)):
             await store.commit("p", 1, [put("a", 1, 1), put("b", 2, 1, when={1, 2})])

@@ -36,7 +36,9 @@ class Driver:
                                      (KITCHEN,))
         self.kitchen = Subscription("kitchen", r.events, r.kitchen.handle_ordering_events,
                                     (ORDERING,))
-        self.views = Subscription("views", r.events, r.views.handle)
+        self.views = Subscription("views", r.events, r.views.handle, (ORDERING,))
+        self.views_kitchen = Subscription("views-kitchen", r.events, r.views.handle_kitchen,
+                                          (KITCHEN,))
         self.analytics = Subscription("analytics", r.events, r.analytics.handle)
 
     @classmethod
@@ -60,7 +62,8 @@ class Driver:
     async def drain(self) -> None:
         """Poll every consumer until none has anything left."""
         while sum([await sub.poll_once()
-                   for sub in (self.kitchen, self.ordering, self.views, self.analytics)]):
+                   for sub in (self.kitchen, self.ordering, self.views, self.views_kitchen,
+                                   self.analytics)]):
             pass
 
     async def next_finish(self) -> datetime | None:

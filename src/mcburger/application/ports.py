@@ -134,6 +134,15 @@ class ReadModelStore(abc.ABC):
         """The document, or None."""
 
     @abc.abstractmethod
+    async def get_versioned(self, collection: str, key: str) -> tuple[JSON, int] | None:
+        """The document and the position of the newest event that shaped it, or None.
+
+        A projection that reads, changes and writes a document skips an event whose position
+        the stored document already reflects: then a redelivery that is cut into different
+        batches (a broker does that) still changes nothing.
+        """
+
+    @abc.abstractmethod
     async def find(
         self,
         collection: str,
@@ -162,6 +171,101 @@ class ReadModelStore(abc.ABC):
     @abc.abstractmethod
     async def close(self) -> None:
         """Release connections."""
+
+
+# --- message bus ----------------------------------------------------------------------------
+
+Headers = tuple[tuple[str, bytes], ...]
+
+
+@dataclass(frozen=True)
+class Message:
+    """A message to publish: ``key`` picks the partition, so one key's messages stay in order."""
+
+    topic: str
+    key: str
+    value: bytes
+    headers: Headers = ()
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A message as a consumer receives it, with where it sits in its partition."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: str | None
+    value: bytes
+    headers: Headers = ()
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key == name:
+                return value.decode("utf-8", "replace")
+        return None
+
+
+class Bus(abc.ABC):
+    """A partitioned, durable log of messages with consumer groups (Kafka, or in memory).
+
+    Delivery is at least once: a consumer that stops before committing gets the same messages
+    again, so handlers must be idempotent.
+    """
+
+    @abc.abstractmethod
+    async def create_topics(self, topics: Collection[str], partitions: int) -> None:
+        """Create the topics that do not exist yet (existing ones are left as they are)."""
+
+    @abc.abstractmethod
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Return once every message is durably stored; one key's messages keep their order."""
+
+    @abc.abstractmethod
+    def consumer(self, group: str, topics: Sequence[str]) -> BusConsumer:
+        """A member of consumer group ``group`` reading ``topics`` from the group's offsets.
+
+        A group's partitions are shared out among its members, each owned by one member at a
+        time; a partition with the same number in each topic goes to the same member (so one
+        key's messages in every topic reach one member). A new group starts at the beginning.
+        """
+
+    @abc.abstractmethod
+    async def ping(self) -> None:
+        """Raise if the bus cannot be reached."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
+
+
+class BusConsumer(abc.ABC):
+    """One member of a consumer group."""
+
+    @abc.abstractmethod
+    async def start(self) -> None:
+        """Join the group."""
+
+    @abc.abstractmethod
+    async def fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
+        """The next messages of the owned partitions (in order per partition), waiting up to
+        ``timeout`` seconds for the first one; [] when none came."""
+
+    @abc.abstractmethod
+    async def commit(self, deliveries: Sequence[Delivery]) -> None:
+        """Record ``deliveries`` (and everything before them in their partitions) as done."""
+
+    @abc.abstractmethod
+    def owned(self) -> set[tuple[str, int]]:
+        """The (topic, partition) pairs this member owns now."""
+
+    @abc.abstractmethod
+    async def lag(self) -> int:
+        """Messages in the owned partitions not yet committed by the group."""
+
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Leave the group (uncommitted messages go to the next owner)."""
 
 
 # --- time ----------------------------------------------------------------------------------

@@ -14,13 +14,25 @@ class DocumentBatch:
         self._store = store
         self._changed: dict[tuple[str, str], Put] = {}
         self._cache: dict[tuple[str, str], JSON | None] = {}
+        self._stored_at: dict[tuple[str, str], int] = {}
 
     async def get(self, collection: str, key: str) -> JSON | None:
         slot = (collection, key)
         if slot not in self._cache:
-            self._cache[slot] = await self._store.get(collection, key)
-        found = self._cache[slot]
-        return copy.deepcopy(found) if found is not None else None
+            found = await self._store.get_versioned(collection, key)
+            self._cache[slot] = None if found is None else found[0]
+            self._stored_at[slot] = 0 if found is None else found[1]
+        document = self._cache[slot]
+        return copy.deepcopy(document) if document is not None else None
+
+    async def reflects(self, collection: str, key: str, position: int) -> bool:
+        """Whether the STORED document already includes the event at ``position``.
+
+        Such an event is a redelivery (a broker may cut it into a different batch than the
+        first time): applying it again to the document would count it twice.
+        """
+        await self.get(collection, key)
+        return self._stored_at[(collection, key)] >= position
 
     def put(self, collection: str, key: str, seq: int, position: int, document: JSON) -> None:
         self._cache[(collection, key)] = copy.deepcopy(document)

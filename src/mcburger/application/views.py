@@ -23,7 +23,11 @@ from mcburger.domain.events import (
 from mcburger.domain.menu import Menu
 from mcburger.domain.ordering import OrderStatus
 
-CONSUMER = "views"
+# Two consumers with their own checkpoints: orders, board and stock follow ordering's events,
+# the kitchen view follows the kitchen's. Each document is shaped by one category only, so the
+# two can run at their own pace (on a broker they read different topics).
+CONSUMER = "views"  # its checkpoint is the board's version
+KITCHEN_CONSUMER = "views-kitchen"
 ORDERS, BOARD_CHANGES, STOCK, KITCHEN_VIEW = "orders", "board_changes", "stock", "kitchen"
 KITCHEN_KEY = "kitchen"
 
@@ -49,11 +53,22 @@ class ViewsProjection:
     async def checkpoint(self) -> int:
         return await self._store.checkpoint(CONSUMER)
 
+    async def kitchen_checkpoint(self) -> int:
+        return await self._store.checkpoint(KITCHEN_CONSUMER)
+
     async def handle(self, batch: Sequence[RecordedEvent]) -> None:
+        """Ordering's events: orders, board changes, stock."""
+        await self._project(CONSUMER, batch)
+
+    async def handle_kitchen(self, batch: Sequence[RecordedEvent]) -> None:
+        """The kitchen's events: the kitchen view."""
+        await self._project(KITCHEN_CONSUMER, batch)
+
+    async def _project(self, consumer: str, batch: Sequence[RecordedEvent]) -> None:
         docs = DocumentBatch(self._store)
         for record in batch:
             await self._apply(docs, record)
-        puts = await docs.commit(CONSUMER, batch[-1].position)
+        puts = await docs.commit(consumer, batch[-1].position)
         if self._observer is not None:
             written = [(put.collection, put.document) for put in puts]
             for record in batch:
@@ -63,6 +78,8 @@ class ViewsProjection:
         event, position = record.event, record.position
         match event:
             case OrderPlaced():
+                if await docs.reflects(ORDERS, str(event.number), position):
+                    return
                 order: JSON = {
                     "id": event.order_id, "number": event.number,
                     "status": OrderStatus.REQUESTED.value,
@@ -74,14 +91,17 @@ class ViewsProjection:
                 docs.put(ORDERS, str(event.number), event.number, position, order)
                 self._board_change(docs, position, event.number, OrderStatus.REQUESTED)
             case UnitAllocated():
-                order = await self._order(docs, event.number)
-                for line in order["items"]:
-                    if line["item"] == event.item:
-                        line["ready"] += 1
-                docs.put(ORDERS, str(event.number), event.number, position, order)
+                if not await docs.reflects(ORDERS, str(event.number), position):
+                    order = await self._order(docs, event.number)
+                    for line in order["items"]:
+                        if line["item"] == event.item:
+                            line["ready"] += 1
+                    docs.put(ORDERS, str(event.number), event.number, position, order)
                 if event.source == "stock":
                     await self._add_stock(docs, position, event.item, -1)
             case OrderStarted() | OrderReady() | OrderCollected():
+                if await docs.reflects(ORDERS, str(event.number), position):
+                    return
                 order = await self._order(docs, event.number)
                 status = _STATUS_OF[type(event)]
                 order["status"] = status.value
@@ -91,6 +111,8 @@ class ViewsProjection:
             case UnitStocked():
                 await self._add_stock(docs, position, event.item, +1)
             case KitchenConfigured() | UnitQueued() | PreparationStarted() | UnitPrepared():
+                if await docs.reflects(KITCHEN_VIEW, KITCHEN_KEY, position):
+                    return
                 kitchen = await docs.get(KITCHEN_VIEW, KITCHEN_KEY) or _empty_kitchen()
                 _apply_to_kitchen(kitchen, event)
                 docs.put(KITCHEN_VIEW, KITCHEN_KEY, 0, position, kitchen)
@@ -107,6 +129,8 @@ class ViewsProjection:
         docs.put(BOARD_CHANGES, str(position), position, position, change)
 
     async def _add_stock(self, docs: DocumentBatch, position: int, item: str, delta: int) -> None:
+        if await docs.reflects(STOCK, item, position):
+            return
         current = await docs.get(STOCK, item) or {"item": item, "count": 0}
         current["count"] += delta
         docs.put(STOCK, item, self._item_index.get(item, len(self._item_index)), position,

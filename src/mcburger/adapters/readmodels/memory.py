@@ -39,6 +39,10 @@ class InMemoryReadModelStore(ReadModelStore):
         stored = self._collections.get(collection, {}).get(key)
         return None if stored is None else _decode(stored.body)
 
+    async def get_versioned(self, collection: str, key: str) -> tuple[JSON, int] | None:
+        stored = self._collections.get(collection, {}).get(key)
+        return None if stored is None else (_decode(stored.body), stored.position)
+
     async def find(
         self,
         collection: str,

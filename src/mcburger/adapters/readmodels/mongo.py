@@ -66,6 +66,11 @@ class MongoReadModelStore(ReadModelStore):
         found = await self._documents(collection).find_one({"_id": key}, {"body": 1})
         return None if found is None else _body(found)
 
+    async def get_versioned(self, collection: str, key: str) -> tuple[JSON, int] | None:
+        found = await self._documents(collection).find_one({"_id": key},
+                                                           {"body": 1, "position": 1})
+        return None if found is None else (_body(found), int(found["position"]))
+
     async def find(
         self,
         collection: str,

@@ -92,6 +92,15 @@ class SQLiteReadModelStore(ReadModelStore):
             row = await cursor.fetchone()
         return None if row is None else _decode(row[0])
 
+    async def get_versioned(self, collection: str, key: str) -> tuple[JSON, int] | None:
+        async with self._lock:
+            cursor = await self._db.execute(
+                "SELECT body, position FROM documents WHERE collection = ? AND key = ?",
+                (collection, key),
+            )
+            row = await cursor.fetchone()
+        return None if row is None else (_decode(row[0]), int(row[1]))
+
     async def find(
         self,
         collection: str,
