@@ -239,6 +239,10 @@ class Bus(abc.ABC):
         """Release connections."""
 
 
+class CommitFailed(Exception):
+    """The partition went to another member: its messages will be delivered there again."""
+
+
 class BusConsumer(abc.ABC):
     """One member of a consumer group."""
 
@@ -253,7 +257,10 @@ class BusConsumer(abc.ABC):
 
     @abc.abstractmethod
     async def commit(self, deliveries: Sequence[Delivery]) -> None:
-        """Record ``deliveries`` (and everything before them in their partitions) as done."""
+        """Record ``deliveries`` (and everything before them in their partitions) as done.
+
+        ``CommitFailed`` when a partition has gone to another member meanwhile.
+        """
 
     @abc.abstractmethod
     def owned(self) -> set[tuple[str, int]]:
