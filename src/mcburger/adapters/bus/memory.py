@@ -79,6 +79,7 @@ class InMemoryBus(Bus):
     def _leave(self, member: InMemoryConsumer) -> None:
         group = self._groups[member.group]
         group.members.remove(member)
+        member._assign(set())
         self._rebalance(group)
 
     def _rebalance(self, group: _Group) -> None:
