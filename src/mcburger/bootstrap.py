@@ -8,21 +8,24 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from mcburger.adapters.clock import SystemClock
 from mcburger.adapters.eventstore.sqlite import SQLiteEventStore
 from mcburger.adapters.metrics import PrometheusMetrics
 from mcburger.adapters.readmodels.sqlite import SQLiteReadModelStore
+from mcburger.adapters.serialization import DEAD_LETTER_TOPIC, JsonEventCodec, topic_of_category
 from mcburger.application.analytics import Analytics
+from mcburger.application.bus_subscription import BusSubscription, DeadLetters
 from mcburger.application.kitchen_service import KitchenService
 from mcburger.application.ordering_service import OrderingService
-from mcburger.application.ports import Clock, EventStore, ReadModelStore
+from mcburger.application.ports import Bus, Clock, EventCodec, EventStore, ReadModelStore
 from mcburger.application.queries import Queries
-from mcburger.application.subscription import Subscription
+from mcburger.application.relay import Relay
+from mcburger.application.subscription import BatchHandler, Subscription
 from mcburger.application.views import ViewsProjection
 from mcburger.config import Settings
-from mcburger.domain.events import KITCHEN, ORDERING
+from mcburger.domain.events import CATEGORIES, KITCHEN, ORDERING
 from mcburger.domain.kitchen import KitchenSetup
 from mcburger.domain.menu import Menu
 
@@ -32,9 +35,35 @@ RESTART_DELAY_SECONDS = 1.0
 STOP_TIMEOUT_SECONDS = 5.0
 
 
+ROLES = ("api", "ordering", "kitchen", "board", "analytics", "relay")
+EMBEDDED_ROLES = frozenset(ROLES) - {"relay"}  # one process follows the log directly
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A service's consumer: which role runs it, what it handles, where it restarts from."""
+
+    role: str
+    handle: BatchHandler
+    checkpoint: Callable[[], Awaitable[int]]
+    categories: tuple[str, ...]
+    in_log_order: bool = False  # reads several topics: restore the log's order
+
+
+class Feed(Protocol):
+    name: str
+
+    async def run(self, after: int) -> None: ...
+
+
 @dataclass
 class Restaurant:
-    """Everything one restaurant runs, wired; ``start`` launches the consumers and timers."""
+    """Everything one restaurant runs, wired; ``start`` launches this process's share of it.
+
+    ``roles`` says which services run here: all but the relay when embedded (consumers follow
+    the event store's log), one per process when distributed (consumers read the bus, and the
+    relay is what feeds the bus from the log).
+    """
 
     settings: Settings
     menu: Menu
@@ -47,30 +76,69 @@ class Restaurant:
     analytics: Analytics
     queries: Queries
     metrics: PrometheusMetrics
-    subscriptions: dict[str, Subscription] = field(default_factory=dict)
+    roles: frozenset[str] = EMBEDDED_ROLES
+    bus: Bus | None = None
+    codec: EventCodec = field(default_factory=JsonEventCodec)
+    feeds: dict[str, Subscription | BusSubscription] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     failed_at: dict[str, float] = field(default_factory=dict)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def start(self) -> None:
-        await self.kitchen.start()
-        subscriptions = {
-            "ordering": (Subscription("ordering", self.events, self.ordering.handle_kitchen_events,
-                                      (KITCHEN,)), self.ordering.checkpoint),
-            "kitchen": (Subscription("kitchen", self.events, self.kitchen.handle_ordering_events,
-                                     (ORDERING,)), self.kitchen.checkpoint),
-            "views": (Subscription("views", self.events, self.views.handle, (ORDERING,)),
-                      self.views.checkpoint),
-            "views-kitchen": (Subscription("views-kitchen", self.events,
-                                           self.views.handle_kitchen, (KITCHEN,)),
-                              self.views.kitchen_checkpoint),
-            "analytics": (Subscription("analytics", self.events, self.analytics.handle),
-                          self.analytics.start),
+    def consumers(self) -> dict[str, Consumer]:
+        return {
+            "ordering": Consumer("ordering", self.ordering.handle_kitchen_events,
+                                 self.ordering.checkpoint, (KITCHEN,)),
+            "kitchen": Consumer("kitchen", self.kitchen.handle_ordering_events,
+                                self.kitchen.checkpoint, (ORDERING,)),
+            "views": Consumer("board", self.views.handle, self.views.checkpoint, (ORDERING,)),
+            "views-kitchen": Consumer("board", self.views.handle_kitchen,
+                                      self.views.kitchen_checkpoint, (KITCHEN,)),
+            "analytics": Consumer("analytics", self.analytics.handle, self.analytics.start,
+                                  CATEGORIES, in_log_order=True),
         }
-        for name, (subscription, checkpoint) in subscriptions.items():
-            self.subscriptions[name] = subscription
-            self._spawn(name, _follow(subscription, checkpoint))
-        self._spawn("kitchen-timers", self.kitchen.run_timers)
+
+    @property
+    def subscriptions(self) -> dict[str, Subscription | BusSubscription]:
+        return self.feeds
+
+    async def start(self) -> None:
+        if self.bus is not None:
+            await self.bus.create_topics(
+                [topic_of_category(c) for c in CATEGORIES] + [DEAD_LETTER_TOPIC],
+                self.settings.topic_partitions)
+        if "kitchen" in self.roles:
+            await self.kitchen.start()
+        for name, consumer in self.consumers().items():
+            if consumer.role in self.roles:
+                self._start_feed(self._feed(name, consumer), consumer.checkpoint)
+        if "relay" in self.roles:
+            if self.bus is None:
+                raise ValueError("the relay needs a bus (MCBURGER_KAFKA_BOOTSTRAP)")
+            relay = Relay(self.events, self.bus, self.codec)
+            self._start_feed(Subscription("relay", self.events, relay.publish, CATEGORIES),
+                             relay.checkpoint)
+        if "kitchen" in self.roles:
+            self._spawn("kitchen-timers", self.kitchen.run_timers)
+
+    def _feed(self, name: str, consumer: Consumer) -> Subscription | BusSubscription:
+        if self.bus is None:
+            categories = None if consumer.in_log_order else consumer.categories
+            return Subscription(name, self.events, consumer.handle, categories)
+        group = f"{name}.{self.settings.restaurant_id}"
+        topics = [topic_of_category(category) for category in consumer.categories]
+        return BusSubscription(name, self.bus.consumer(group, topics), self.codec,
+                               consumer.handle, self.settings.restaurant_id,
+                               DeadLetters(self.bus, DEAD_LETTER_TOPIC),
+                               in_log_order=consumer.in_log_order)
+
+    def _start_feed(self, feed: Subscription | BusSubscription,
+                    checkpoint: Callable[[], Awaitable[int]]) -> None:
+        self.feeds[feed.name] = feed
+
+        async def run() -> None:
+            await feed.run(await checkpoint())
+
+        self._spawn(feed.name, run)
 
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         self._tasks.append(asyncio.create_task(self._supervise(name, run), name=name))
@@ -98,9 +166,14 @@ class Restaurant:
                 if now - at <= within_seconds}
 
     async def lag(self) -> dict[str, int]:
+        """Per consumer: events (log) or messages (bus) not yet taken in."""
         head = await self.events.last_position()
-        lags = {name: max(0, head - max(sub.position, sub.scanned))
-                for name, sub in self.subscriptions.items()}
+        lags: dict[str, int] = {}
+        for name, feed in self.feeds.items():
+            if isinstance(feed, BusSubscription):
+                lags[name] = await feed.lag()
+            else:
+                lags[name] = max(0, head - max(feed.position, feed.scanned))
         for name, value in lags.items():
             self.metrics.consumer_lag.labels(name).set(value)
         return lags
@@ -127,26 +200,45 @@ class Restaurant:
         self._tasks.clear()
         await self.events.close()
         await self.read_models.close()
+        if self.bus is not None:
+            await self.bus.close()
 
-
-def _follow(subscription: Subscription,
-            checkpoint: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        await subscription.run(await checkpoint())
-    return run
+    async def dependencies(self) -> dict[str, str]:
+        """Each engine this process uses: "ok", or what went wrong reaching it."""
+        checks: dict[str, Callable[[], Awaitable[object]]] = {
+            "event_store": self.events.last_position,
+            "read_models": lambda: self.read_models.checkpoint("views"),
+        }
+        if self.bus is not None:
+            checks["bus"] = self.bus.ping
+        found: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                async with asyncio.timeout(5):
+                    await check()
+                found[name] = "ok"
+            except Exception as error:
+                found[name] = f"{type(error).__name__}: {error}"
+        return found
 
 
 async def bootstrap(settings: Settings, clock: Clock | None = None,
                     events: EventStore | None = None,
-                    read_models: ReadModelStore | None = None) -> Restaurant:
-    """Wire the embedded restaurant: SQLite files in the data directory unless given adapters."""
+                    read_models: ReadModelStore | None = None,
+                    bus: Bus | None = None,
+                    roles: frozenset[str] = EMBEDDED_ROLES) -> Restaurant:
+    """Wire a restaurant: adapters given, else chosen by the settings' URLs, else embedded
+    (SQLite files in the data directory). ``roles``: the services this process runs."""
+    unknown = roles - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}; choose from {', '.join(ROLES)}")
     menu = settings.load_menu()
     clock = clock or SystemClock()
-    if events is None or read_models is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-    events = events or await SQLiteEventStore.open(settings.data_dir / "events.db")
-    read_models = read_models or await SQLiteReadModelStore.open(
-        settings.data_dir / "readmodels.db")
+    events = events or await open_event_store(settings)
+    read_models = read_models or await open_read_models(settings)
+    if bus is None and settings.kafka_bootstrap:
+        from mcburger.adapters.bus.kafka import KafkaBus
+        bus = KafkaBus(settings.kafka_bootstrap, client_id="mcburger-" + "-".join(sorted(roles)))
     rid = settings.restaurant_id
     seed = settings.seed if settings.seed is not None else secrets.randbits(32)
     setup = KitchenSetup(settings.workers, settings.favorites_first, settings.stock_target,
@@ -159,8 +251,40 @@ async def bootstrap(settings: Settings, clock: Clock | None = None,
         views=ViewsProjection(read_models, menu, metrics),
         analytics=Analytics(events, read_models, menu, rid),
         queries=Queries(read_models, menu),
-        metrics=metrics,
+        metrics=metrics, roles=roles, bus=bus,
     )
+
+
+async def open_event_store(settings: Settings) -> EventStore:
+    """The event store the settings name: ``MCBURGER_EVENTSTORE_URL``, else SQLite in the data
+    directory. Server drivers are imported only when asked for."""
+    url = settings.eventstore_url
+    if url is None:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        return await SQLiteEventStore.open(settings.data_dir / "events.db")
+    scheme = url.split(":", 1)[0].lower()
+    if scheme == "sqlite":
+        # sqlite:///relative/events.db, sqlite:////absolute/events.db (as SQLAlchemy has it)
+        if not url.startswith("sqlite:///"):
+            raise ValueError("MCBURGER_EVENTSTORE_URL: write sqlite:///path/to/events.db")
+        return await SQLiteEventStore.open(url.removeprefix("sqlite:///"))
+    if scheme in ("postgresql", "postgres"):
+        from mcburger.adapters.eventstore.postgres import PostgresEventStore
+        return await PostgresEventStore.open(url)
+    if scheme in ("kurrentdb", "esdb", "kdb", "esdb+discover", "kurrentdb+discover"):
+        from mcburger.adapters.eventstore.kurrentdb import KurrentDBEventStore
+        return await KurrentDBEventStore.open(url)
+    raise ValueError(f"MCBURGER_EVENTSTORE_URL: unknown scheme {scheme!r} "
+                     "(sqlite:///path, postgresql://..., kurrentdb://...)")
+
+
+async def open_read_models(settings: Settings) -> ReadModelStore:
+    """MongoDB when ``MCBURGER_MONGO_URL`` is set, else SQLite in the data directory."""
+    if settings.mongo_url:
+        from mcburger.adapters.readmodels.mongo import MongoReadModelStore
+        return await MongoReadModelStore.open(settings.mongo_url, settings.mongo_database)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return await SQLiteReadModelStore.open(settings.data_dir / "readmodels.db")
 
 
 def describe(restaurant: Restaurant) -> dict[str, Any]:

@@ -26,6 +26,13 @@ class Settings(BaseSettings):
     stock_target: int = Field(3, ge=0, le=100, description="pre-made units kept per favourite")
     restaurant_id: str = Field("main", pattern=r"^[a-z0-9][a-z0-9_]{0,39}$")
     log_level: str = "info"
+    # Distributed mode (``mcburger serve``); unset, everything stays embedded in the data dir.
+    eventstore_url: str | None = Field(
+        None, description="sqlite:///path, postgresql://..., kurrentdb://... (or esdb://)")
+    kafka_bootstrap: str | None = Field(None, description="Kafka bootstrap servers, host:port")
+    mongo_url: str | None = Field(None, description="MongoDB URL for the read models")
+    mongo_database: str = "mcburger"
+    topic_partitions: int = Field(3, ge=1, le=1000, description="partitions of new topics")
 
     def load_menu(self) -> Menu:
         if self.menu is None:

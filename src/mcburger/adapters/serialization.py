@@ -8,7 +8,15 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from mcburger.domain.events import EVENT_TYPES, Event
+from mcburger.application.ports import (
+    Delivery,
+    Envelope,
+    EventCodec,
+    Message,
+    RecordedEvent,
+    UndecodableMessage,
+)
+from mcburger.domain.events import EVENT_TYPES, Event, category_of
 
 Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -63,3 +71,55 @@ class EventSerializer:
             raise UnknownEventType(f"{type_name} v{version}")
         event: Event = self._adapters[type_name].validate_python(payload)
         return event
+
+
+TOPIC_PREFIX = "mcburger."
+DEAD_LETTER_TOPIC = "mcburger.dead-letters"
+
+
+def topic_of_category(category: str) -> str:
+    return TOPIC_PREFIX + category
+
+
+class JsonEventCodec(EventCodec):
+    """Bus messages as JSON: ``{"position", "stream", "version", "previous", "event": {...}}``.
+
+    The same facts ride in headers (``position``, ``previous``, ``type``), so a consumer can
+    step over a message whose body it cannot read and still keep the log order.
+    """
+
+    def __init__(self, serializer: EventSerializer | None = None) -> None:
+        self._serializer = serializer or EventSerializer()
+
+    def topic_for(self, record: RecordedEvent) -> str:
+        return topic_of_category(category_of(record.stream))
+
+    def encode(self, envelope: Envelope) -> Message:
+        record = envelope.record
+        body = {"position": record.position, "stream": record.stream, "version": record.version,
+                "previous": envelope.previous, "event": self._serializer.to_dict(record.event)}
+        headers = (("position", str(record.position).encode()),
+                   ("previous", str(envelope.previous).encode()),
+                   ("type", record.event.TYPE.encode()))
+        return Message(self.topic_for(record), record.event.restaurant_id,
+                       json.dumps(body, separators=(",", ":")).encode(), headers)
+
+    def decode(self, delivery: Delivery) -> Envelope:
+        position = _int_or_none(delivery.header("position"))
+        try:
+            body = json.loads(delivery.value)
+            event_body = dict(body["event"])
+            event = self._serializer.deserialize(event_body["type"], int(event_body["version"]),
+                                                 event_body)
+            record = RecordedEvent(int(body["position"]), str(body["stream"]),
+                                   int(body["version"]), event)
+            return Envelope(record, int(body["previous"]))
+        except (ValueError, TypeError, KeyError, UnknownEventType) as error:
+            raise UndecodableMessage(f"{type(error).__name__}: {error}", position) from error
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return None if text is None else int(text)
+    except ValueError:
+        return None

@@ -275,6 +275,41 @@ class BusConsumer(abc.ABC):
         """Leave the group (uncommitted messages go to the next owner)."""
 
 
+@dataclass(frozen=True)
+class Envelope:
+    """What a bus message carries: a recorded event and the position of the previous event of
+    the same restaurant in the global log (0: none). A consumer of several topics uses
+    ``previous`` to put the restaurant's events back in log order."""
+
+    record: RecordedEvent
+    previous: int
+
+
+class UndecodableMessage(Exception):
+    """A message that is not a readable event. ``position`` is its log position when at least
+    that could be read (so an ordered consumer can step over it), else None."""
+
+    def __init__(self, message: str, position: int | None) -> None:
+        super().__init__(message)
+        self.position = position
+
+
+class EventCodec(abc.ABC):
+    """Events to bus messages and back (serialization is an adapter's business)."""
+
+    @abc.abstractmethod
+    def topic_for(self, record: RecordedEvent) -> str:
+        """The topic of the event's category."""
+
+    @abc.abstractmethod
+    def encode(self, envelope: Envelope) -> Message:
+        """The message for ``envelope``, keyed by the event's restaurant."""
+
+    @abc.abstractmethod
+    def decode(self, delivery: Delivery) -> Envelope:
+        """The envelope in ``delivery``, or ``UndecodableMessage``."""
+
+
 # --- time ----------------------------------------------------------------------------------
 
 

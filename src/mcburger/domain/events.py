@@ -18,6 +18,7 @@ from typing import ClassVar, Literal
 
 ORDERING = "ordering"
 KITCHEN = "kitchen"
+CATEGORIES = (ORDERING, KITCHEN)
 
 AllocationSource = Literal["stock", "kitchen"]
 

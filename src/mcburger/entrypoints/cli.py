@@ -10,13 +10,14 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from mcburger.bootstrap import EMBEDDED_ROLES, ROLES
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 
 app = typer.Typer(help="McBurger Orders: an event-sourced order system for a burger restaurant.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False, rich_markup_mode=None)
 
 
 @app.callback()
@@ -36,40 +37,79 @@ def _settings(**given: Any) -> Settings:
     return settings
 
 
-@app.command()
-def run(
-    host: Annotated[str | None, typer.Option(
-        help="Address to listen on [env MCBURGER_HOST; 127.0.0.1]")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [env MCBURGER_PORT; 8000]")] = None,
-    workers: Annotated[int | None, typer.Option(
-        help="Kitchen workers, fixed at start-up [env MCBURGER_WORKERS; 3]")] = None,
-    speed: Annotated[float | None, typer.Option(
-        help="Speed factor: 60 makes a 180 s burger take 3 s [env MCBURGER_SPEED; 1]")] = None,
-    seed: Annotated[int | None, typer.Option(
-        help="Seed of the random preparation times [env MCBURGER_SEED]")] = None,
-    data_dir: Annotated[Path | None, typer.Option(
-        help="Where the SQLite event store and read models live [env MCBURGER_DATA_DIR; ./data]")
-    ] = None,
-    favorites_first: Annotated[bool | None, typer.Option(
-        "--favorites-first/--no-favorites-first",
-        help="FF.1: idle workers refill favourites before order units "
-             "[env MCBURGER_FAVORITES_FIRST]")] = None,
-    menu: Annotated[Path | None, typer.Option(
-        help="Menu TOML file [env MCBURGER_MENU; built-in menu]")] = None,
-    stock_target: Annotated[int | None, typer.Option(
-        help="Pre-made units kept of each favourite [env MCBURGER_STOCK_TARGET; 3]")] = None,
-) -> None:
-    """Run the whole restaurant in one process (embedded: SQLite in the data directory)."""
-    from mcburger.entrypoints.api.app import create_app
+Host = Annotated[str | None, typer.Option(
+    help="Address to listen on [env MCBURGER_HOST; 127.0.0.1]")]
+Port = Annotated[int | None, typer.Option(help="Port [env MCBURGER_PORT; 8000]")]
+Workers = Annotated[int | None, typer.Option(
+    help="Kitchen workers, fixed at start-up [env MCBURGER_WORKERS; 3]")]
+Speed = Annotated[float | None, typer.Option(
+    help="Speed factor: 60 makes a 180 s burger take 3 s [env MCBURGER_SPEED; 1]")]
+Seed = Annotated[int | None, typer.Option(
+    help="Seed of the random preparation times [env MCBURGER_SEED]")]
+DataDir = Annotated[Path | None, typer.Option(
+    help="Where the SQLite event store and read models live [env MCBURGER_DATA_DIR; ./data]")]
+FavoritesFirst = Annotated[bool | None, typer.Option(
+    "--favorites-first/--no-favorites-first",
+    help="FF.1: idle workers refill favourites before order units "
+         "[env MCBURGER_FAVORITES_FIRST]")]
+MenuFile = Annotated[Path | None, typer.Option(
+    help="Menu TOML file [env MCBURGER_MENU; built-in menu]")]
+StockTarget = Annotated[int | None, typer.Option(
+    help="Pre-made units kept of each favourite [env MCBURGER_STOCK_TARGET; 3]")]
+RestaurantId = Annotated[str | None, typer.Option(
+    help="This restaurant's id, the key of its messages [env MCBURGER_RESTAURANT_ID; main]")]
 
+
+@app.command()
+def run(host: Host = None, port: Port = None, workers: Workers = None, speed: Speed = None,
+        seed: Seed = None, data_dir: DataDir = None, favorites_first: FavoritesFirst = None,
+        menu: MenuFile = None, stock_target: StockTarget = None) -> None:
+    """Run the whole restaurant in one process (embedded: SQLite in the data directory)."""
     settings = _settings(host=host, port=port, workers=workers, speed=speed, seed=seed,
                          data_dir=data_dir, favorites_first=favorites_first, menu=menu,
                          stock_target=stock_target)
+    _serve(settings, EMBEDDED_ROLES)
+
+
+@app.command()
+def serve(
+    role: Annotated[str, typer.Argument(
+        help="api | ordering | kitchen | board | analytics | relay")],
+    host: Host = None, port: Port = None, workers: Workers = None, speed: Speed = None,
+    seed: Seed = None, data_dir: DataDir = None, favorites_first: FavoritesFirst = None,
+    menu: MenuFile = None, stock_target: StockTarget = None, restaurant_id: RestaurantId = None,
+    eventstore_url: Annotated[str | None, typer.Option(
+        help="Event store: sqlite:///path, postgresql://..., kurrentdb://... "
+             "[env MCBURGER_EVENTSTORE_URL; SQLite in the data dir]")] = None,
+    kafka_bootstrap: Annotated[str | None, typer.Option(
+        help="Kafka bootstrap servers, host:port [env MCBURGER_KAFKA_BOOTSTRAP]")] = None,
+    mongo_url: Annotated[str | None, typer.Option(
+        help="MongoDB URL of the read models [env MCBURGER_MONGO_URL; SQLite in the data dir]")
+    ] = None,
+) -> None:
+    """Run one service of the distributed restaurant (the services talk through Kafka)."""
+    if role not in ROLES:
+        raise typer.BadParameter(f"{role!r}: choose one of {', '.join(ROLES)}", param_hint="ROLE")
+    settings = _settings(host=host, port=port, workers=workers, speed=speed, seed=seed,
+                         data_dir=data_dir, favorites_first=favorites_first, menu=menu,
+                         stock_target=stock_target, restaurant_id=restaurant_id,
+                         eventstore_url=eventstore_url, kafka_bootstrap=kafka_bootstrap,
+                         mongo_url=mongo_url)
+    if not settings.kafka_bootstrap:
+        raise typer.BadParameter("a service talks through Kafka: give --kafka-bootstrap "
+                                 "or MCBURGER_KAFKA_BOOTSTRAP", param_hint="--kafka-bootstrap")
+    _serve(settings, frozenset({role}))
+
+
+def _serve(settings: Settings, roles: frozenset[str]) -> None:
+    from mcburger.entrypoints.api.app import create_app
+
     logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+                        format=f"%(asctime)s %(levelname)s [{'+'.join(sorted(roles))}] "
+                               "%(name)s: %(message)s")
     # Board feeds (SSE, long-poll) stay open for as long as their clients do: bound the wait
     # for them on shutdown so a stop always reaches the lifespan's orderly close.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port,
+    uvicorn.run(create_app(settings, roles=roles), host=settings.host, port=settings.port,
                 log_level=settings.log_level, ws="websockets-sansio",
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 

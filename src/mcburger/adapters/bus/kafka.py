@@ -112,7 +112,7 @@ class KafkaConsumer(BusConsumer):
         found = await self._consumer.getmany(timeout_ms=int(timeout * 1000),
                                              max_records=max_messages)
         deliveries: list[Delivery] = []
-        for partition, records in sorted(found.items()):
+        for _, records in sorted(found.items()):
             deliveries.extend(
                 Delivery(record.topic, record.partition, record.offset,
                          None if record.key is None else record.key.decode("utf-8", "replace"),

@@ -9,18 +9,23 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from mcburger.bootstrap import Restaurant, bootstrap
+from mcburger.bootstrap import EMBEDDED_ROLES, Restaurant, bootstrap
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidOrder, OrderNotReady, UnknownOrder
 from mcburger.entrypoints.api import board, orders, status
 
 
-def create_app(settings: Settings | None = None, restaurant: Restaurant | None = None) -> FastAPI:
-    """The app; its lifespan wires the restaurant (or uses the one given, e.g. by a test)."""
+def create_app(settings: Settings | None = None, restaurant: Restaurant | None = None,
+               roles: frozenset[str] = EMBEDDED_ROLES) -> FastAPI:
+    """The app; its lifespan wires the restaurant (or uses the one given, e.g. by a test).
+
+    Processes that serve customers (embedded, ``api``, ``board``) get every route; the other
+    services only stock, kitchen, health and metrics.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        running = restaurant or await bootstrap(settings or Settings())
+        running = restaurant or await bootstrap(settings or Settings(), roles=roles)
         app.state.restaurant = running
         await running.start()
         try:
@@ -30,7 +35,8 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
 
     app = FastAPI(title="McBurger Orders", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced orders for a quick-service restaurant.")
-    for router in (orders.router, status.router, board.router):
+    serving = (restaurant.roles if restaurant is not None else roles) & {"api", "board"}
+    for router in (orders.router, status.router, board.router) if serving else (status.router,):
         app.include_router(router)
     app.add_exception_handler(InvalidOrder, _invalid_order)
     app.add_exception_handler(UnknownOrder, _unknown_order)

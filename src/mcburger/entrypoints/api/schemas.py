@@ -108,6 +108,12 @@ class BoardChange(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     restaurant_id: str
+    roles: list[str] = Field(description="the services this process runs")
+    dependencies: dict[str, str] = Field(
+        description='each engine this process uses ("event_store", "read_models", "bus"): '
+                    '"ok" or the error reaching it')
     event_store: dict[str, int]
-    consumer_lag: dict[str, int]
+    consumer_lag: dict[str, int] = Field(
+        description="per consumer: events (embedded) or bus messages (distributed) not yet "
+                    "taken in")
     failures: dict[str, str]

@@ -25,12 +25,16 @@ async def get_kitchen(queries: QueriesDep) -> dict[str, object]:
 
 @router.get("/healthz", response_model=HealthOut, tags=["operations"])
 async def health(restaurant: RestaurantDep) -> dict[str, object]:
-    """Liveness plus the event store's head and every consumer's lag."""
-    lag = await restaurant.lag()
+    """Liveness, each dependency (store, read models, broker), and every consumer's lag."""
+    dependencies = await restaurant.dependencies()
+    reachable = all(state == "ok" for state in dependencies.values())
+    lag = await restaurant.lag() if reachable else {}
     failures = restaurant.recent_failures()
-    return {"status": "degraded" if failures else "ok",
+    head = await restaurant.events.last_position() if dependencies["event_store"] == "ok" else -1
+    return {"status": "degraded" if failures or not reachable else "ok",
             "restaurant_id": restaurant.settings.restaurant_id,
-            "event_store": {"last_position": await restaurant.events.last_position()},
+            "roles": sorted(restaurant.roles), "dependencies": dependencies,
+            "event_store": {"last_position": head},
             "consumer_lag": lag, "failures": failures}
 
 
