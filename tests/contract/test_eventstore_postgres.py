@@ -18,14 +18,7 @@ from tests.contract.eventstore_contract import (
     events_of,
     placed,
 )
-from tests.contract.postgres_server import drop_database, fresh_database, postgres_server
-
-
-@pytest.fixture(scope="session")
-def postgres() -> Iterator[str]:
-    """An admin URL for the whole session's server."""
-    with postgres_server() as url:
-        yield url
+from tests.contract.postgres_server import drop_database, fresh_database
 
 
 @pytest.fixture

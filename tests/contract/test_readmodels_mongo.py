@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 from pymongo import AsyncMongoClient
 
 from mcburger.adapters.readmodels.mongo import MongoReadModelStore
 from mcburger.application.ports import Put, ReadModelStore
-from tests.contract.ferretdb_server import fresh_database, mongo_server
+from tests.contract.ferretdb_server import fresh_database
 from tests.contract.readmodels_contract import ReadModelStoreContract, keys, put
-
-
-@pytest.fixture(scope="session")
-def mongo() -> Iterator[str]:
-    """The URL of the whole session's server."""
-    with mongo_server() as url:
-        yield url
 
 
 @pytest.fixture

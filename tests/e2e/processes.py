@@ -109,14 +109,25 @@ class Launcher:
         Only host, port and data dir are given here: everything else comes from ``flags`` or
         ``env`` (merged over this process's environment minus any ``MCBURGER_*``).
         """
+        return self.start(["run", *flags], data_dir=data_dir, env=env, name=name)
+
+    def serve(self, role: str, *flags: str, env: dict[str, str] | None = None,
+              port: int | None = None) -> Server:
+        """Start ``mcburger serve <role> <flags>`` (a distributed service)."""
+        return self.start(["serve", role, *flags], env=env, name=role, port=port)
+
+    def start(self, arguments: list[str], data_dir: Path | None = None,
+              env: dict[str, str] | None = None, name: str = "server",
+              port: int | None = None) -> Server:
+        """Start ``mcburger <arguments>`` with host, port and data dir, and wait until healthy."""
         index = len(self._servers)
         data_dir = data_dir or self._root / f"{name}-{index}-data"
         log_path = self._root / f"{name}-{index}.log"
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("MCBURGER_")}
         base_env.update(env or {})
-        port = free_port()
-        command = [sys.executable, "-m", "mcburger", "run", "--host", "127.0.0.1",
-                   "--port", str(port), "--data-dir", str(data_dir), *flags]
+        port = port or free_port()
+        command = [sys.executable, "-m", "mcburger", *arguments, "--host", "127.0.0.1",
+                   "--port", str(port), "--data-dir", str(data_dir)]
         log_file = log_path.open("ab")
         log_file.write(f"$ {' '.join(command)}\n".encode())
         log_file.flush()
