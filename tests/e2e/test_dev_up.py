@@ -1,0 +1,60 @@
+"""The newcomer's command: scripts/dev-up starts the engines and every service, an order placed
+on the API reaches the board service, and scripts/dev-down stops it all."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.helpers import wait_until
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _ports() -> dict[str, str]:
+    # Six consecutive free service ports are not guaranteed; a random high base rarely clashes.
+    base = 20000 + free_port() % 20000
+    return {"MCBURGER_BASE_PORT": str(base), "PG_PORT": str(free_port()),
+            "MONGO_PORT": str(free_port()), "KAFKA_PORT": str(free_port())}
+
+
+async def test_dev_up_serves_an_order_to_the_board_and_dev_down_stops_it(tmp_path: Path) -> None:
+    if not (REPO / ".cache" / "kafka" / "libs").is_dir():
+        pytest.skip("scripts/install-kafka has not fetched the broker")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("MCBURGER_")}, **_ports()}
+    root = tmp_path / "dev"
+    up = subprocess.run([str(REPO / "scripts" / "dev-up"), str(root), "--speed", "200"],
+                        env=env, capture_output=True, text=True, timeout=600, check=False)
+    try:
+        assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
+        base = int(env["MCBURGER_BASE_PORT"])
+        api, board = f"http://127.0.0.1:{base}", f"http://127.0.0.1:{base + 1}"
+        assert api in up.stdout and f"{board}/board" in up.stdout, up.stdout
+        async with httpx.AsyncClient(timeout=15.0) as client:
+            placed = await client.post(f"{api}/orders",
+                                       json={"items": [{"item": "hamburger", "quantity": 1}]})
+            assert placed.status_code == 201, placed.text
+            number = placed.json()["number"]
+
+            async def on_the_board() -> bool:
+                shown = (await client.get(f"{board}/board")).json()
+                return number in shown["ready"]
+
+            await wait_until(on_the_board, 60.0, f"order {number} READY on the board service")
+        assert sorted(p.name for p in (root / "logs").glob("*.log")) == sorted(
+            f"{name}.log" for name in ("api", "board", "ordering", "kitchen", "analytics",
+                                       "relay", "ferretdb", "kafka", "postgres",
+                                       "postgres-init"))
+    finally:
+        down = subprocess.run([str(REPO / "scripts" / "dev-down"), str(root)], env=env,
+                              capture_output=True, text=True, timeout=180, check=False)
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert "stopped api" in down.stdout and "stopped kafka" in down.stdout
+    assert not list((root / "pids").glob("*.pid"))
