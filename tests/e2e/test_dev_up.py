@@ -3,6 +3,7 @@ on the API reaches the board service, and scripts/dev-down stops it all."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 from pathlib import Path
@@ -30,8 +31,9 @@ async def test_dev_up_serves_an_order_to_the_board_and_dev_down_stops_it(tmp_pat
         pytest.skip("scripts/install-kafka has not fetched the broker")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("MCBURGER_")}, **_ports()}
     root = tmp_path / "dev"
-    up = subprocess.run([str(REPO / "scripts" / "dev-up"), str(root), "--speed", "200"],
-                        env=env, capture_output=True, text=True, timeout=600, check=False)
+    up = await asyncio.to_thread(
+        subprocess.run, [str(REPO / "scripts" / "dev-up"), str(root), "--speed", "200"],
+        env=env, capture_output=True, text=True, timeout=600, check=False)
     try:
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         base = int(env["MCBURGER_BASE_PORT"])
@@ -53,8 +55,9 @@ async def test_dev_up_serves_an_order_to_the_board_and_dev_down_stops_it(tmp_pat
                                        "relay", "ferretdb", "kafka", "postgres",
                                        "postgres-init"))
     finally:
-        down = subprocess.run([str(REPO / "scripts" / "dev-down"), str(root)], env=env,
-                              capture_output=True, text=True, timeout=180, check=False)
+        down = await asyncio.to_thread(
+            subprocess.run, [str(REPO / "scripts" / "dev-down"), str(root)], env=env,
+            capture_output=True, text=True, timeout=180, check=False)
     assert down.returncode == 0, down.stdout + down.stderr
     assert "stopped api" in down.stdout and "stopped kafka" in down.stdout
     assert not list((root / "pids").glob("*.pid"))
