@@ -166,7 +166,9 @@ class BusSubscription:
         return handled
 
     async def _handle_with_retries(self, entries: list[_Pending]) -> int:
-        if await self._try(entries, self._max_attempts if len(entries) == 1 else 1):
+        if len(entries) == 1:  # its full tries; if they fail, it is in the dead letters
+            return 1 if await self._try(entries, self._max_attempts) else 0
+        if await self._try(entries, 1):
             return len(entries)
         # Find the culprit: one by one, each with its full tries; the poison ones are dropped.
         handled = 0

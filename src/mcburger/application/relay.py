@@ -50,9 +50,10 @@ class Relay:
 
     async def _previous(self, record: RecordedEvent) -> int:
         restaurant = record.event.restaurant_id
-        if restaurant not in self._last_of:
-            # First sight since start-up: the restaurant's previous event is in one of its
-            # streams, before this one (everything between was published before the restart).
+        if self._last_of.get(restaurant, record.position) >= record.position:
+            # First sight since start-up, or a batch published again (a retry after the bus or
+            # the checkpoint failed: what we remember is at or after this event): the
+            # restaurant's previous event is in one of its streams, before this one.
             found = [r.position for category in CATEGORIES
                      for r in await self._store.read_stream(stream_name(category, restaurant))
                      if r.position < record.position]
