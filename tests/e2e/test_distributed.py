@@ -8,7 +8,8 @@ import asyncio
 
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from mcburger.adapters.serialization import DEAD_LETTER_TOPIC, topic_of_category
 from mcburger.domain.events import CATEGORIES, OrderPlaced
@@ -186,20 +187,40 @@ async def _dead_letters_of(cluster: Cluster) -> list[tuple[bytes, dict[str, str]
 async def _republish_everything(cluster: Cluster) -> int:
     """Publish every message of this restaurant again, as a producer retry storm would."""
     topics = [topic_of_category(category) for category in CATEGORIES]
-    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=cluster.kafka.bootstrap,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=cluster.kafka.bootstrap,
+                                enable_auto_commit=False)
     producer = AIOKafkaProducer(bootstrap_servers=cluster.kafka.bootstrap)
     await consumer.start()
     await producer.start()
     count = 0
     try:
-        while batches := await consumer.getmany(timeout_ms=2000):
-            for records in batches.values():
+        admin = AIOKafkaAdminClient(bootstrap_servers=cluster.kafka.bootstrap)
+        await admin.start()
+        try:
+            described = await admin.describe_topics(topics)
+        finally:
+            await admin.close()
+        partitions = [TopicPartition(topic["topic"], partition["partition"])
+                      for topic in described for partition in topic["partitions"]]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        # Only what is there now: the copies land after it and must not be copied again.
+        ends = await consumer.end_offsets(partitions)
+        remaining = {p for p in partitions if ends[p] > 0}
+        while remaining:
+            batches = await consumer.getmany(*remaining, timeout_ms=2000)
+            assert batches, f"no messages while {remaining} still had some"
+            for partition, records in batches.items():
                 for record in records:
+                    if record.offset >= ends[partition]:
+                        remaining.discard(partition)
+                        break
                     if record.key == cluster.restaurant_id.encode():
                         await producer.send(record.topic, record.value, key=record.key,
                                             headers=list(record.headers))
                         count += 1
+                    if record.offset + 1 >= ends[partition]:
+                        remaining.discard(partition)
         await producer.flush()
     finally:
         await producer.stop()
