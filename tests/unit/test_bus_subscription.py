@@ -431,3 +431,23 @@ def test_the_log_helper_matches_what_the_relay_publishes() -> None:
 
 def _delivered(message: Message) -> Delivery:
     return Delivery(message.topic, 0, 0, message.key, message.value, message.headers)
+
+
+async def test_in_log_order_a_malformed_message_without_its_place_cannot_jump_the_queue() -> None:
+    """Headers that give a position but no predecessor say nothing about the order: such a
+    message is dead-lettered, and events that came before it are not skipped."""
+    bus = await new_bus()
+    records = log(MAIN_ORDERING, MAIN_KITCHEN, MAIN_ORDERING)
+    sent = messages(records)
+    stray = Message(KITCHEN_TOPIC, "main", b"{truncated", (("position", b"5"),))
+    handler = Recorder()
+    subscription = await subscribe(bus, handler, [ORDERING_TOPIC, KITCHEN_TOPIC],
+                                   in_log_order=True)
+
+    await bus.publish([stray, sent[2]])
+    await bus.publish([sent[1], sent[3]])
+    await drain(subscription)
+
+    assert handler.positions == [1, 2, 3]
+    [dead] = await everything_on(bus, DEAD_LETTER_TOPIC)
+    assert dead.value == b"{truncated"

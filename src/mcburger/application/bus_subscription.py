@@ -122,10 +122,10 @@ class BusSubscription:
             envelope = self._codec.decode(delivery)
         except UndecodableMessage as error:
             await self._dead_letters.send(delivery, self.name, f"undecodable: {error}")
-            if error.position is None or not self._in_log_order:
+            previous = _int_or_none(delivery.header("previous"))
+            if error.position is None or previous is None or not self._in_log_order:
                 return _Pending(delivery, None, 0, 0, done=True)
             # Keep its place in the order: it is stepped over when its turn comes.
-            previous = int(delivery.header("previous") or 0)
             return _Pending(delivery, None, previous, error.position)
         return _Pending(delivery, envelope.record, envelope.previous, envelope.record.position)
 
@@ -217,3 +217,10 @@ class BusSubscription:
 
     async def lag(self) -> int:
         return await self.consumer.lag()
+
+
+def _int_or_none(text: str | None) -> int | None:
+    try:
+        return None if text is None else int(text)
+    except ValueError:
+        return None
