@@ -13,6 +13,7 @@ from mcburger.bootstrap import EMBEDDED_ROLES, Restaurant, bootstrap
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidOrder, OrderNotReady, UnknownOrder
 from mcburger.entrypoints.api import board, orders, status
+from mcburger.entrypoints.web import pages
 
 
 def create_app(settings: Settings | None = None, restaurant: Restaurant | None = None,
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
     serving = (restaurant.roles if restaurant is not None else roles) & {"api", "board"}
     for router in (orders.router, status.router, board.router) if serving else (status.router,):
         app.include_router(router)
+    if serving:
+        pages.mount(app)
     app.add_exception_handler(InvalidOrder, _invalid_order)
     app.add_exception_handler(UnknownOrder, _unknown_order)
     app.add_exception_handler(OrderNotReady, _not_ready)

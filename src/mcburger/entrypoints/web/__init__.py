@@ -1,0 +1,1 @@
+"""The restaurant's screens: kiosk, customer board, kitchen display, analytics."""
