@@ -71,6 +71,41 @@ class Queries:
         return document or {"workers": [], "queue": [], "favorites_first": False,
                             "stock_target": 0, "speed": 1.0}
 
+    async def analytics_summary(self) -> JSON:
+        """Counts, waits, throughput, queue, utilisation and estimate accuracy, as of the
+        newest event analytics has taken in (durations in kitchen seconds unless ``wall``)."""
+        found = await self._store.get(analytics.SUMMARY, analytics.SUMMARY_KEY)
+        return found or analytics.empty_summary()
+
+    async def item_stats(self) -> list[JSON]:
+        """Preparation-time statistics of every menu item, in menu order."""
+        found = {doc["item"]: doc for doc in await self._store.find(analytics.ITEM_STATS)}
+        return [{**analytics.empty_item_stats(item), **found.get(item.id, {})}
+                for item in self._menu]
+
+    async def recent_estimates(self, limit: int) -> list[JSON]:
+        """The newest ``limit`` orders' estimates (at placement, latest) and actual ready
+        times, newest first."""
+        summary = await self._store.get(analytics.SUMMARY, analytics.SUMMARY_KEY)
+        after = None if summary is None else summary["last_order_number"] - limit
+        found = await self._store.find(analytics.ESTIMATES, after_seq=after)
+        fields = ("number", "placed_at", "estimated_at_placement", "estimated_ready_at",
+                  "ready_at", "wait_seconds", "error_seconds", "error_wall_seconds")
+        return [{name: doc.get(name) for name in fields} for doc in found[::-1][:limit]]
+
+    async def timeline(self, bucket_seconds: int, limit: int) -> list[JSON]:
+        """The newest ``limit`` buckets of ``bucket_seconds`` kitchen seconds (a multiple of
+        ``analytics.BUCKET_SECONDS``), oldest first."""
+        if bucket_seconds <= 0 or bucket_seconds % analytics.BUCKET_SECONDS:
+            raise ValueError(f"bucket_seconds must be a multiple of {analytics.BUCKET_SECONDS}")
+        summary = await self._store.get(analytics.SUMMARY, analytics.SUMMARY_KEY)
+        if summary is None:
+            return []
+        factor = bucket_seconds // analytics.BUCKET_SECONDS
+        first = max(0, summary["last_bucket"] // factor - limit + 1) * factor
+        documents = await self._store.find(analytics.TIMELINE, after_seq=first - 1)
+        return analytics.timeline(documents, bucket_seconds, limit)
+
     async def caught_up(self, position: int, timeout: float) -> bool:
         """Wait until the views and the estimates include ``position`` (read-your-writes)."""
         results = await asyncio.gather(

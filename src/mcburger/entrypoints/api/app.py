@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse
 from mcburger.bootstrap import EMBEDDED_ROLES, Restaurant, bootstrap
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidOrder, OrderNotReady, UnknownOrder
-from mcburger.entrypoints.api import board, orders, status
+from mcburger.entrypoints.api import analytics, board, orders, status
 from mcburger.entrypoints.web import pages
 
 
@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
     app = FastAPI(title="McBurger Orders", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced orders for a quick-service restaurant.")
     serving = (restaurant.roles if restaurant is not None else roles) & {"api", "board"}
-    for router in (orders.router, status.router, board.router) if serving else (status.router,):
+    routers = (orders.router, status.router, board.router, analytics.router)
+    for router in routers if serving else (status.router,):
         app.include_router(router)
     if serving:
         pages.mount(app)

@@ -117,3 +117,139 @@ class HealthOut(BaseModel):
         description="per consumer: events (embedded) or bus messages (distributed) not yet "
                     "taken in")
     failures: dict[str, str]
+
+
+# --- analytics ------------------------------------------------------------------------------
+# Durations are kitchen seconds (wall-clock seconds x the speed factor in force) unless the
+# field name says ``wall``; null while there is nothing to measure.
+
+
+class DurationStatsOut(BaseModel):
+    """One kind of wait: how many, and its mean, median, 90th percentile and maximum
+    (percentiles interpolate linearly between the closest ranks)."""
+
+    count: int
+    mean_seconds: float | None
+    p50_seconds: float | None
+    p90_seconds: float | None
+    max_seconds: float | None
+    mean_wall_seconds: float | None
+    p50_wall_seconds: float | None
+    p90_wall_seconds: float | None
+    max_wall_seconds: float | None
+
+
+class EstimateErrorOut(BaseModel):
+    """Accuracy of the estimate made at placement, over the orders that became READY:
+    statistics of |actual ready time - estimate at placement|."""
+
+    count: int
+    mean_abs_seconds: float | None
+    p50_abs_seconds: float | None
+    p90_abs_seconds: float | None
+    max_abs_seconds: float | None
+    mean_abs_wall_seconds: float | None
+    p50_abs_wall_seconds: float | None
+    p90_abs_wall_seconds: float | None
+    max_abs_wall_seconds: float | None
+    bias_seconds: float | None = Field(
+        description="mean of (actual - estimate): > 0 when orders are ready later than said")
+
+
+class WorkerUtilisationOut(BaseModel):
+    worker: int
+    busy_seconds: float = Field(description="kitchen seconds spent preparing")
+    utilisation: float | None = Field(description="share of its time busy, 0..1")
+
+
+class AnalyticsSummaryOut(BaseModel):
+    as_of: datetime | None = Field(description="time of the newest event analysed (wall clock)")
+    kitchen_seconds: float = Field(
+        description="kitchen seconds from the kitchen's first configuration to as_of")
+    speed: float = Field(description="speed factor in force (kitchen seconds per wall second)")
+    workers: int
+    last_order_number: int
+    orders_placed: int
+    orders_ready: int = Field(description="orders that reached READY (collected ones included)")
+    orders_collected: int
+    orders_waiting: int = Field(description="placed, not READY yet")
+    wait_placed_to_ready: DurationStatsOut
+    wait_ready_to_collected: DurationStatsOut
+    throughput_per_kitchen_hour: float | None = Field(
+        description="orders ready per hour of kitchen time since the kitchen was configured")
+    queue_length: int = Field(description="units in the kitchen's queue, not started")
+    busy_workers: int = Field(description="workers preparing a unit now")
+    utilisation: float | None = Field(
+        description="share of worker time busy since the kitchen was configured, 0..1")
+    busy_worker_seconds: float
+    worker_seconds: float = Field(description="worker time available (workers x kitchen time)")
+    per_worker: list[WorkerUtilisationOut]
+    units_from_stock: int = Field(description="units handed to orders from stock")
+    units_from_kitchen: int = Field(description="units handed to orders fresh from the kitchen")
+    stock_share: float | None = Field(description="share of units served from stock, 0..1")
+    refill_units: int = Field(description="favourite refills prepared (units made for stock)")
+    units_stocked: int = Field(description="prepared units that went into stock")
+    estimate_error: EstimateErrorOut
+    bucket_seconds: int = Field(description="kitchen seconds per stored timeline bucket")
+    last_bucket: int = Field(description="index of the timeline bucket holding as_of")
+
+
+class ItemStatsOut(BaseModel):
+    """Observed preparation times of one menu item (kitchen seconds), over every unit and over
+    the most recent ``window`` units."""
+
+    item: str
+    name: str
+    menu_seconds: float = Field(description="the menu's preparation time")
+    count: int
+    mean_seconds: float | None
+    p50_seconds: float | None
+    p90_seconds: float | None
+    max_seconds: float | None
+    window: int
+    recent_count: int
+    recent_mean_seconds: float | None
+    recent_p50_seconds: float | None
+    recent_p90_seconds: float | None
+    recent_max_seconds: float | None
+
+
+class ItemStatsListOut(BaseModel):
+    items: list[ItemStatsOut]
+
+
+class EstimateOut(BaseModel):
+    number: int
+    placed_at: datetime
+    estimated_at_placement: datetime
+    estimated_ready_at: datetime = Field(description="the latest estimate (the actual once READY)")
+    ready_at: datetime | None
+    wait_seconds: float | None = Field(
+        description="placed -> ready, kitchen seconds; null until READY")
+    error_seconds: float | None = Field(
+        description="actual - estimate at placement, kitchen seconds; null until READY")
+    error_wall_seconds: float | None = Field(
+        description="actual - estimate at placement, wall seconds; null until READY")
+
+
+class EstimatesOut(BaseModel):
+    estimates: list[EstimateOut]
+
+
+class TimelineBucketOut(BaseModel):
+    start_kitchen_seconds: int = Field(description="kitchen seconds since the first set-up")
+    start: datetime | None = Field(description="the bucket's start, wall clock")
+    elapsed_seconds: float = Field(description="kitchen seconds of the bucket that have passed")
+    queue_length: int = Field(description="units in the kitchen's queue at the bucket's end")
+    busy_workers: float | None = Field(description="time-weighted mean of busy workers")
+    utilisation: float | None = Field(description="share of worker time busy, 0..1")
+    busy_worker_seconds: float
+    worker_seconds: float
+    orders_ready: int = Field(description="orders that became READY in the bucket")
+    mean_wait_seconds: float | None = Field(
+        description="mean placed -> ready wait of those orders, kitchen seconds")
+
+
+class TimelineOut(BaseModel):
+    bucket_seconds: int
+    buckets: list[TimelineBucketOut]
