@@ -16,6 +16,7 @@ from tests.e2e.processes import Server
 
 try:  # the test modules take Playwright's API from here: without it they are skipped, not broken
     from playwright.sync_api import (
+        Browser,
         BrowserContext,
         Locator,
         Page,
@@ -27,7 +28,7 @@ except ImportError:
     pytest.skip(f"playwright (Python) is not installed: {INSTALL_HINT}", allow_module_level=True)
 
 # Re-exported for the test modules (which import Playwright only through this module).
-__all__ = ["BrowserContext", "Locator", "Page", "Route", "WebSocketRoute", "expect"]
+__all__ = ["Browser", "BrowserContext", "Locator", "Page", "Route", "WebSocketRoute", "expect"]
 
 TIMEOUT_S = TIMEOUT_MS / 1000
 
