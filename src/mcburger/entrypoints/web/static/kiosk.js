@@ -270,6 +270,10 @@ function change(id, delta) {
   else basket.set(id, next);
   if (el.errors.childElementCount) showErrors([]); // the basket changed: old errors are moot
   renderBasket();
+  // On a phone the "Your order" bar appears at the bottom: keep the item just changed above it
+  // (the page's scroll-padding-bottom leaves room for the bar).
+  el.menuItems.querySelector(`.menu-item[data-item="${CSS.escape(id)}"]`)
+    ?.scrollIntoView({ block: "nearest" });
 }
 
 function renderBasket() {
