@@ -10,8 +10,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.distributed import start_cluster
 from tests.e2e.helpers import place, wait_all_ready, wait_quiet, wait_until
 from tests.e2e.processes import Launcher, Server
+from tests.support.kafka_server import KafkaBroker
 
 pytestmark = pytest.mark.e2e
 
@@ -97,6 +99,28 @@ async def test_orders_placed_through_the_api_are_measured(launch: Launcher) -> N
         assert any(b["utilisation"] for b in buckets)
         starts = [b["start_kitchen_seconds"] for b in buckets]
         assert starts == list(range(starts[0], starts[-1] + 1, 60))
+
+
+async def test_the_api_process_reads_what_the_analytics_process_wrote(
+        launch: Launcher, postgres: str, mongo: str, kafka: KafkaBroker) -> None:
+    """Distributed: the api process runs no consumer; its /analytics/* read the documents the
+    analytics process keeps in MongoDB (FerretDB here)."""
+    cluster = start_cluster(launch, postgres, mongo, kafka,
+                            "--speed", str(SPEED), "--workers", "2", "--seed", "3")
+    async with httpx.AsyncClient(base_url=cluster.api.url, timeout=15.0) as client:
+        numbers = [(await place(client, body))["number"] for body in ORDERS[:2]]
+        await wait_all_ready(client, numbers, 60.0)
+
+        summary = await summary_when(client, "the api reads 2 orders ready",
+                                     orders_placed=2, orders_ready=2)
+        assert summary["wait_placed_to_ready"]["count"] == 2
+        assert summary["estimate_error"]["count"] == 2
+        estimates = (await client.get("/analytics/estimates")).json()["estimates"]
+        assert [e["number"] for e in estimates] == numbers[::-1]
+        items = (await client.get("/analytics/items")).json()["items"]
+        assert sum(i["count"] for i in items) >= 4  # 2 salads, a cola, nuggets, and refills
+        timeline = (await client.get("/analytics/timeline", params={"limit": 1000})).json()
+        assert sum(b["orders_ready"] for b in timeline["buckets"]) == 2
 
 
 @pytest.fixture(scope="module")

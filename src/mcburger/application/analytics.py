@@ -3,16 +3,18 @@ estimated ready time (at placement, latest, and actual), and measures the kitche
 throughput, queue, utilisation, estimate accuracy) for the analytics page and API.
 
 Durations are in *kitchen seconds* (wall seconds x the speed factor in force, see
-``KitchenClock``) unless a field says ``wall``. Documents written:
+``KitchenClock``) unless a field says ``wall``. Documents written (collection: key):
 
-==================== ============ ===================================================
-collection           key          content
-==================== ============ ===================================================
-``estimates``        order number estimate at placement, latest, actual, error
-``item_stats``       item id      preparation times: count, mean, p50, p90, recent window
-``analytics_summary``  ``summary``  counts, waits, throughput, utilisation, accuracy
-``analytics_timeline`` bucket start one base bucket (``BUCKET_SECONDS`` of kitchen time)
-==================== ============ ===================================================
+- ``estimates``: order number -> estimate at placement, latest, actual, wait, error;
+- ``item_stats``: item id -> preparation times (count, mean, p50, p90, max; recent units);
+- ``analytics_summary``: ``summary`` -> counts, waits, throughput, queue, utilisation,
+  stock, refills, estimate accuracy; written once per batch;
+- ``analytics_timeline``: bucket start (kitchen seconds) -> one bucket of
+  ``BUCKET_SECONDS``, seq = bucket index; only buckets something happened in are stored,
+  and ``timeline`` merges them into larger buckets for the API.
+
+Each batch puts only the documents that changed (a summary, a few buckets, the items
+prepared, the estimates that moved), with the batch's last position.
 """
 
 from __future__ import annotations
@@ -573,10 +575,16 @@ class Analytics:
             docs.put(collection, key, seq, position, document)
 
     def _put_measurements(self, docs: DocumentBatch, previous_now: float, position: int) -> None:
-        for bucket in sorted(self.measured.dirty_buckets(previous_now)):
+        dirty = sorted(self.measured.dirty_buckets(previous_now))
+        for bucket in dirty:
             self._put(docs, TIMELINE, str(bucket * BUCKET_SECONDS), bucket, position,
                       self.measured.bucket_document(bucket))
         self.measured.touched.clear()
+        # Buckets behind the oldest one that changed are done: forget what was put there, so
+        # memory holds a few buckets, not a day's (a late change would simply be put again).
+        for slot in [slot for slot in self._written
+                     if slot[0] == TIMELINE and int(slot[1]) < dirty[0] * BUCKET_SECONDS]:
+            del self._written[slot]
         self._put(docs, SUMMARY, SUMMARY_KEY, 0, position,
                   self.measured.summary_document(self.ordering.last_number))
 
