@@ -236,3 +236,22 @@ async def test_units_finished_while_the_kitchen_was_down_carry_their_due_time(
                 if isinstance(rec.event, UnitPrepared)]
     assert [p.occurred_at for p in prepared] == [due]
     assert due == driver.clock.now() - timedelta(seconds=3600 - 2)
+
+
+async def test_board_messages_carry_the_latest_estimate(driver: Driver) -> None:
+    r = driver.restaurant
+    number = (await r.ordering.place_order([OrderLine("nuggets", 2)])).order.number
+    await driver.drain()
+
+    board = await r.queries.board()
+    estimate = (await r.queries.order(number) or {})["estimated_ready_at"]
+    assert estimate is not None
+    assert board["estimates"] == {str(number): estimate}
+    changes = [c for c in await r.queries.board_changes(0) if c["number"] == number]
+    assert [c["estimated_ready_at"] for c in changes] == [estimate] * len(changes)
+
+    await driver.run_until_quiet()
+    ready_at = (await r.queries.order(number) or {})["ready_at"]
+    assert (await r.queries.board())["estimates"] == {}  # nothing waits any more
+    last = (await r.queries.board_changes(0))[-1]
+    assert last["status"] == "READY" and last["estimated_ready_at"] == ready_at

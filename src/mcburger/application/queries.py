@@ -44,10 +44,29 @@ class Queries:
         for status, key in zip(ACTIVE, ("requested", "in_progress", "ready"), strict=True):
             found = await self._store.find(views.ORDERS, {"status": status.value})
             board[key] = [doc["number"] for doc in found]
+        waiting = board["requested"] + board["in_progress"]
+        board["estimates"] = {str(number): ready_at
+                              for number, ready_at in (await self._estimates(waiting)).items()}
         return board
 
     async def board_changes(self, since: int, limit: int = 500) -> list[JSON]:
-        return await self._store.find(views.BOARD_CHANGES, after_seq=since, limit=limit)
+        """Changes after ``since``, each with the order's estimated ready time as known now
+        (None until analytics has estimated it)."""
+        changes = await self._store.find(views.BOARD_CHANGES, after_seq=since, limit=limit)
+        estimates = await self._estimates([change["number"] for change in changes])
+        return [{**change, "estimated_ready_at": estimates.get(change["number"])}
+                for change in changes]
+
+    async def _estimates(self, numbers: list[int]) -> dict[int, str | None]:
+        """The latest estimated ready time of each order in ``numbers`` that has one."""
+        if not numbers:
+            return {}
+        low, high = min(numbers), max(numbers)
+        found = await self._store.find(analytics.ESTIMATES, after_seq=low - 1,
+                                       limit=high - low + 1)
+        wanted = set(numbers)
+        return {doc["number"]: doc.get("estimated_ready_at") for doc in found
+                if doc["number"] in wanted}
 
     async def wait_for_board_changes(self, since: int, timeout: float) -> list[JSON]:
         """Changes after ``since``, waiting up to ``timeout`` seconds for the first one."""

@@ -1,7 +1,8 @@
 """The order-status board: snapshot, WebSocket, Server-Sent Events and long-poll.
 
 All three feeds read the board-change log kept by the views projection: the first message is a
-snapshot (as ``GET /board``), then one message per change ``{version, number, status}``.
+snapshot (as ``GET /board``), then one message per change
+``{version, number, status, estimated_ready_at}``.
 """
 
 from __future__ import annotations

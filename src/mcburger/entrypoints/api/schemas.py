@@ -97,12 +97,19 @@ class BoardOut(BaseModel):
     requested: list[int]
     in_progress: list[int]
     ready: list[int]
+    estimates: dict[str, datetime | None] = Field(
+        default_factory=dict,
+        description="estimated ready time of each waiting order (requested or in progress), "
+                    "by order number, where analytics has estimated it")
 
 
 class BoardChange(BaseModel):
     version: int
     number: int
     status: Status
+    estimated_ready_at: datetime | None = Field(
+        None, description="the order's latest estimated ready time when the message was sent "
+                          "(its ready time once READY); null until analytics has estimated it")
 
 
 class HealthOut(BaseModel):
