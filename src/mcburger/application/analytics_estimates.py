@@ -1,0 +1,163 @@
+"""Every open order's estimated ready time: at placement (write-once), latest, and actual.
+
+Ordering and the kitchen are mirrored from the log (never asked of their services), and the
+domain's forward estimate runs over the mirror with preparation times learned from the log.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mcburger.application.analytics_measurements import Measurements
+from mcburger.application.analytics_samples import rounded
+from mcburger.application.ports import JSON
+from mcburger.domain.estimates import ItemTimes, estimate_ready_times
+from mcburger.domain.events import (
+    Event,
+    KitchenConfigured,
+    KitchenEvent,
+    KitchenUnitsRequested,
+    OrderEvent,
+    OrderPlaced,
+    PreparationStarted,
+    UnitAllocated,
+    UnitPrepared,
+    UnitQueued,
+    UnitsCovered,
+)
+from mcburger.domain.kitchen import Kitchen
+from mcburger.domain.menu import Menu
+from mcburger.domain.ordering import Ordering, OrderStatus
+
+OPEN = (OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS)
+
+
+class OrderEstimates:
+    """The ``estimates`` documents of the orders not ready yet, kept up to date event by event.
+
+    An order's estimate at placement is taken once all of its placement events (units from
+    stock, units requested from the kitchen) are seen, whichever batches they came in.
+    """
+
+    def __init__(self, restaurant_id: str, menu: Menu, measured: Measurements) -> None:
+        self.ordering = Ordering(restaurant_id, menu)
+        self.kitchen = Kitchen(restaurant_id, menu, seed=0)
+        self.times = ItemTimes(menu)
+        self._measured = measured
+        self._started: dict[str, datetime] = {}
+        self._open: dict[int, JSON] = {}  # orders not READY yet -> their document
+        self._placed: list[int] = []  # placed, no estimate yet
+        self._placement_seen: dict[int, int] = {}  # units of a new order accounted for
+        self._unaccepted: dict[tuple[str, str], tuple[int, str, int]] = {}  # by (order, item)
+
+    def learn(self, event: Event) -> None:
+        """Take in the next event of the log."""
+        match event:
+            case OrderPlaced():
+                self._placed.append(event.number)
+                self._placement_seen[event.number] = 0
+            case UnitAllocated(source="stock"):
+                self._note_placement(event.number, 1)
+            case KitchenUnitsRequested():
+                self._note_placement(event.number, event.quantity)
+                self._unaccepted[(event.order_id, event.item)] = (
+                    event.number, event.item, event.quantity)
+            case UnitQueued():
+                self._accepted(event.order_id, event.item, 1)
+            case UnitsCovered():
+                self._accepted(event.order_id, event.item, event.quantity)
+        if isinstance(event, OrderEvent):
+            self.ordering.apply(event)
+            self.kitchen.observe(event)
+        elif isinstance(event, KitchenEvent):
+            self.kitchen.apply(event)
+        self._learn_times(event)
+
+    def _learn_times(self, event: Event) -> None:
+        match event:
+            case KitchenConfigured():
+                self.times.speed = event.speed
+            case PreparationStarted():
+                self._started[event.preparation_id] = event.occurred_at
+            case UnitPrepared():
+                started = self._started.pop(event.preparation_id, None)
+                if started is not None:
+                    self.times.observe(event.item,
+                                       (event.occurred_at - started).total_seconds())
+
+    def _note_placement(self, number: int, units: int) -> None:
+        if number in self._placement_seen:
+            self._placement_seen[number] += units
+
+    def _accepted(self, order_id: str, item: str, units: int) -> None:
+        number, _, remaining = self._unaccepted.pop((order_id, item), (0, item, 0))
+        if remaining > units:
+            self._unaccepted[(order_id, item)] = (number, item, remaining - units)
+
+    def resume(self, stored: dict[int, JSON]) -> None:
+        """After replaying the log up to the checkpoint: carry on from the stored documents
+        of the open orders (an open order without one was placed across the checkpoint)."""
+        placed, self._placed = set(self._placed), []
+        for number, order in self.ordering.orders.items():
+            if order.status in OPEN:
+                if number in stored:
+                    self._open[number] = stored[number]
+                elif number in placed:
+                    self._placed.append(number)
+        self._placement_seen = {n: self._placement_seen[n] for n in self._placed}
+
+    def placement_complete(self) -> bool:
+        """Whether a new order's placement events are all seen (time to estimate it)."""
+        return any(self._placed_in_full(number) for number in self._placed)
+
+    def _placed_in_full(self, number: int) -> bool:
+        """Whether every unit of a new order is accounted for (from stock or requested)."""
+        order = self.ordering.orders[number]
+        total = sum(line.quantity for line in order.lines)
+        return self._placement_seen[number] >= total or order.status is OrderStatus.READY
+
+    def estimate(self, now: datetime) -> list[JSON]:
+        """Estimate the open orders as of ``now``; return the documents that changed."""
+        unaccepted = [(item, quantity) for _, item, quantity in sorted(self._unaccepted.values())]
+        estimates = estimate_ready_times(now, self.ordering, self.kitchen, self.times, unaccepted)
+        self._open_placed_in_full()
+        changed = []
+        for number, previous in list(self._open.items()):
+            document = self._updated(number, dict(previous), estimates.get(number, now), now)
+            if document != previous:  # most estimates hold still: write only what moved
+                changed.append(document)
+        return changed
+
+    def _open_placed_in_full(self) -> None:
+        # A batch may end inside a placement's events: estimate once all of them are seen.
+        waiting_placement = []
+        for number in self._placed:
+            if not self._placed_in_full(number):
+                waiting_placement.append(number)
+                continue
+            del self._placement_seen[number]
+            self._open.setdefault(number, {})
+        self._placed = waiting_placement
+
+    def _updated(self, number: int, document: JSON, estimate: datetime, now: datetime) -> JSON:
+        order = self.ordering.orders[number]
+        if not document:
+            document = {"number": number, "order_id": order.order_id,
+                        "placed_at": order.placed_at.isoformat(),
+                        "estimated_at_placement": estimate.isoformat(),
+                        "estimated_ready_at": estimate.isoformat(), "ready_at": None,
+                        "wait_seconds": None, "error_seconds": None,
+                        "error_wall_seconds": None}
+            self._measured.estimated_at_placement(number, estimate)
+        if order.status in (OrderStatus.READY, OrderStatus.COLLECTED):
+            document["ready_at"] = document["ready_at"] or now.isoformat()
+            document["estimated_ready_at"] = document["ready_at"]
+            document["wait_seconds"] = rounded(self._measured.wait(number))
+            error = self._measured.error(number)
+            if error is not None:
+                document["error_seconds"], document["error_wall_seconds"] = map(rounded, error)
+            del self._open[number]
+        else:
+            document["estimated_ready_at"] = estimate.isoformat()
+            self._open[number] = document
+        return document

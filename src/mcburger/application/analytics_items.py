@@ -1,0 +1,43 @@
+"""Preparation-time statistics per menu item: every unit, and the most recent ones.
+
+Not to be confused with the domain's ``ItemTimes``, the learned means the estimator uses.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+
+from mcburger.application.analytics_samples import Samples
+from mcburger.application.ports import JSON
+from mcburger.domain.menu import MenuItem
+
+RECENT_UNITS = 20  # the "recent" window of item statistics
+
+
+class PreparationStats:
+    """Kitchen seconds each unit took to prepare, per item."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, Samples] = defaultdict(Samples)
+        self.recent: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=RECENT_UNITS))
+
+    def add(self, item: str, kitchen_seconds: float) -> None:
+        self.times[item].add(kitchen_seconds)
+        self.recent[item].append(kitchen_seconds)
+
+    def document(self, item: MenuItem) -> JSON:
+        """The item's ``item_stats`` document: count, mean, p50, p90 and max, overall and
+        over the last ``RECENT_UNITS`` units (``recent_*``)."""
+        samples = self.times[item.id]
+        recent = Samples()
+        for value in self.recent[item.id]:
+            recent.add(value)
+        return {"item": item.id, "name": item.name, "menu_seconds": item.prep_seconds,
+                "count": len(samples.ordered),
+                **samples.stats(), "window": RECENT_UNITS, "recent_count": len(recent.ordered),
+                **{f"recent_{name}": value for name, value in recent.stats().items()}}
+
+
+def empty_item_stats(item: MenuItem) -> JSON:
+    """An item's statistics before its first unit was prepared."""
+    return PreparationStats().document(item)
