@@ -135,9 +135,9 @@ def estimate_then_run(sim: Simulation) -> tuple[dict[int, float], dict[int, floa
 
 
 def test_an_orders_units_are_estimated_in_the_kitchens_queue_order() -> None:
-    # PRODUCT BUG (estimates.py, ``uncovered`` sort key): the kitchen queues an order's units
-    # line by line (cola, cola, salad); the estimator sorts them by (number, index, item), i.e.
-    # cola, salad, cola, and so predicts 120 s where the kitchen takes 130 s.
+    # Regression (was a bug in estimates.py, ``uncovered`` sort key): the kitchen queues an
+    # order's units line by line (cola, cola, salad); sorting them by (number, index, item),
+    # i.e. cola, salad, cola, predicted 120 s where the kitchen takes 130 s.
     sim = Simulation(fixed_menu(), KitchenSetup(workers=2, stock_target=0), seed=1)
     sim.place(lines(burger=2, cola=2, salad=1))
 
@@ -148,9 +148,9 @@ def test_an_orders_units_are_estimated_in_the_kitchens_queue_order() -> None:
 
 
 def test_under_ff1_the_estimate_counts_queued_units_a_refill_made_redundant() -> None:
-    # PRODUCT BUG (estimates.py under FF.1): a refill serves the order's 2nd burger, but the
-    # kitchen still makes the order's queued burger (it goes to stock) before the cola. The
-    # estimator drops that queued unit and predicts 210 s; the order is ready at 310 s.
+    # Regression (was a bug in estimates.py under FF.1): a refill serves the order's 2nd
+    # burger, but the kitchen still makes the order's queued burger (it goes to stock) before
+    # the cola. Dropping that queued unit predicted 210 s; the order is ready at 310 s.
     sim = Simulation(fixed_menu(), KitchenSetup(1, favorites_first=True, stock_target=1), seed=1)
     sim.place(lines(burger=2, cola=1))
 
@@ -259,9 +259,9 @@ async def test_an_order_ready_from_stock_is_estimated_ready_at_placement() -> No
 
 
 async def test_the_estimate_at_placement_does_not_depend_on_where_batches_are_cut() -> None:
-    # PRODUCT BUG (analytics.py, _estimate): a batch that ends between OrderPlaced and its
-    # KitchenUnitsRequested (a subscription batch boundary, 200 events by default) makes the
-    # order look complete: ``estimates.get(number, now)`` records "ready at placement" for good.
+    # Regression (was a bug in the analytics consumer): a batch that ended between OrderPlaced
+    # and its KitchenUnitsRequested (a subscription batch boundary, 200 events by default) made
+    # the order look complete, and "ready at placement" was recorded for good.
     sim = Simulation(fixed_menu(), KitchenSetup(workers=1, stock_target=0), seed=3)
     sim.place(lines(cola=2))
     sim.advance(0)
