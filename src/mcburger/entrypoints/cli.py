@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from mcburger.bootstrap import EMBEDDED_ROLES, ROLES
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
+from mcburger.entrypoints.simulate import simulate
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 
@@ -99,6 +100,9 @@ def serve(
         raise typer.BadParameter("a service talks through Kafka: give --kafka-bootstrap "
                                  "or MCBURGER_KAFKA_BOOTSTRAP", param_hint="--kafka-bootstrap")
     _serve(settings, frozenset({role}))
+
+
+app.command()(simulate)
 
 
 def _serve(settings: Settings, roles: frozenset[str]) -> None:
