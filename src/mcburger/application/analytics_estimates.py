@@ -9,23 +9,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from mcburger.application.analytics_measurements import Measurements
+from mcburger.application.analytics_mirror import RestaurantMirror
 from mcburger.application.analytics_samples import rounded
 from mcburger.application.ports import JSON
-from mcburger.domain.estimates import ItemTimes, estimate_ready_times
-from mcburger.domain.events import (
-    Event,
-    KitchenConfigured,
-    KitchenEvent,
-    KitchenUnitsRequested,
-    OrderEvent,
-    OrderPlaced,
-    PreparationStarted,
-    UnitAllocated,
-    UnitPrepared,
-    UnitQueued,
-    UnitsCovered,
-)
-from mcburger.domain.kitchen import Kitchen
+from mcburger.domain.estimates import ItemTimes
+from mcburger.domain.events import Event, KitchenUnitsRequested, OrderPlaced, UnitAllocated
 from mcburger.domain.menu import Menu
 from mcburger.domain.ordering import Ordering, OrderStatus
 
@@ -40,15 +28,19 @@ class OrderEstimates:
     """
 
     def __init__(self, restaurant_id: str, menu: Menu, measured: Measurements) -> None:
-        self.ordering = Ordering(restaurant_id, menu)
-        self.kitchen = Kitchen(restaurant_id, menu, seed=0)
-        self.times = ItemTimes(menu)
+        self.mirror = RestaurantMirror(restaurant_id, menu)
         self._measured = measured
-        self._started: dict[str, datetime] = {}
         self._open: dict[int, JSON] = {}  # orders not READY yet -> their document
         self._placed: list[int] = []  # placed, no estimate yet
         self._placement_seen: dict[int, int] = {}  # units of a new order accounted for
-        self._unaccepted: dict[tuple[str, str], tuple[int, str, int]] = {}  # by (order, item)
+
+    @property
+    def ordering(self) -> Ordering:
+        return self.mirror.ordering
+
+    @property
+    def times(self) -> ItemTimes:
+        return self.mirror.times
 
     def learn(self, event: Event) -> None:
         """Take in the next event of the log."""
@@ -60,39 +52,11 @@ class OrderEstimates:
                 self._note_placement(event.number, 1)
             case KitchenUnitsRequested():
                 self._note_placement(event.number, event.quantity)
-                self._unaccepted[(event.order_id, event.item)] = (
-                    event.number, event.item, event.quantity)
-            case UnitQueued():
-                self._accepted(event.order_id, event.item, 1)
-            case UnitsCovered():
-                self._accepted(event.order_id, event.item, event.quantity)
-        if isinstance(event, OrderEvent):
-            self.ordering.apply(event)
-            self.kitchen.observe(event)
-        elif isinstance(event, KitchenEvent):
-            self.kitchen.apply(event)
-        self._learn_times(event)
-
-    def _learn_times(self, event: Event) -> None:
-        match event:
-            case KitchenConfigured():
-                self.times.speed = event.speed
-            case PreparationStarted():
-                self._started[event.preparation_id] = event.occurred_at
-            case UnitPrepared():
-                started = self._started.pop(event.preparation_id, None)
-                if started is not None:
-                    self.times.observe(event.item,
-                                       (event.occurred_at - started).total_seconds())
+        self.mirror.learn(event)
 
     def _note_placement(self, number: int, units: int) -> None:
         if number in self._placement_seen:
             self._placement_seen[number] += units
-
-    def _accepted(self, order_id: str, item: str, units: int) -> None:
-        number, _, remaining = self._unaccepted.pop((order_id, item), (0, item, 0))
-        if remaining > units:
-            self._unaccepted[(order_id, item)] = (number, item, remaining - units)
 
     def resume(self, stored: dict[int, JSON]) -> None:
         """After replaying the log up to the checkpoint: carry on from the stored documents
@@ -118,8 +82,7 @@ class OrderEstimates:
 
     def estimate(self, now: datetime) -> list[JSON]:
         """Estimate the open orders as of ``now``; return the documents that changed."""
-        unaccepted = [(item, quantity) for _, item, quantity in sorted(self._unaccepted.values())]
-        estimates = estimate_ready_times(now, self.ordering, self.kitchen, self.times, unaccepted)
+        estimates = self.mirror.estimate(now)
         self._open_placed_in_full()
         changed = []
         for number, previous in list(self._open.items()):

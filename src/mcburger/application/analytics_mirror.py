@@ -1,0 +1,81 @@
+"""Ordering and the kitchen as the log tells them: what the ready-time estimator works on.
+
+Shared by the analytics consumer and the day simulator, so the simulator measures exactly the
+estimates the live system makes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mcburger.domain.estimates import ItemTimes, estimate_ready_times
+from mcburger.domain.events import (
+    Event,
+    KitchenConfigured,
+    KitchenEvent,
+    KitchenUnitsRequested,
+    OrderEvent,
+    PreparationStarted,
+    UnitPrepared,
+    UnitQueued,
+    UnitsCovered,
+)
+from mcburger.domain.kitchen import Kitchen
+from mcburger.domain.menu import Menu
+from mcburger.domain.ordering import Ordering
+
+Request = tuple[int, str, int]  # (order number, item, units the kitchen has not queued yet)
+
+
+class RestaurantMirror:
+    """Both aggregates rebuilt event by event (ordering's events are also *observed* by the
+    mirrored kitchen, as the real one does), preparation times learned from each
+    PreparationStarted/UnitPrepared pair, and the requests the kitchen has not queued yet
+    (an observer may be a little ahead of the kitchen)."""
+
+    def __init__(self, restaurant_id: str, menu: Menu) -> None:
+        self.ordering = Ordering(restaurant_id, menu)
+        self.kitchen = Kitchen(restaurant_id, menu, seed=0)
+        self.times = ItemTimes(menu)
+        self.unaccepted: dict[tuple[str, str], Request] = {}  # by (order id, item)
+        self.prepared_units = 0
+        self.prepared_kitchen_seconds = 0.0
+        self._started: dict[str, datetime] = {}
+
+    def learn(self, event: Event) -> None:
+        """Take in the next event of the log."""
+        match event:
+            case KitchenUnitsRequested():
+                self.unaccepted[(event.order_id, event.item)] = (
+                    event.number, event.item, event.quantity)
+            case UnitQueued():
+                self._accepted(event.order_id, event.item, 1)
+            case UnitsCovered():
+                self._accepted(event.order_id, event.item, event.quantity)
+        if isinstance(event, OrderEvent):
+            self.ordering.apply(event)
+            self.kitchen.observe(event)
+        elif isinstance(event, KitchenEvent):
+            self.kitchen.apply(event)
+        match event:
+            case KitchenConfigured():
+                self.times.speed = event.speed
+            case PreparationStarted():
+                self._started[event.preparation_id] = event.occurred_at
+            case UnitPrepared():
+                started = self._started.pop(event.preparation_id, None)
+                if started is not None:
+                    seconds = (event.occurred_at - started).total_seconds()
+                    self.times.observe(event.item, seconds)
+                    self.prepared_units += 1
+                    self.prepared_kitchen_seconds += seconds * self.times.speed
+
+    def estimate(self, now: datetime) -> dict[int, datetime]:
+        """Every waiting order's expected ready time, as of ``now``."""
+        unaccepted = [(item, quantity) for _, item, quantity in sorted(self.unaccepted.values())]
+        return estimate_ready_times(now, self.ordering, self.kitchen, self.times, unaccepted)
+
+    def _accepted(self, order_id: str, item: str, units: int) -> None:
+        number, _, remaining = self.unaccepted.pop((order_id, item), (0, item, 0))
+        if remaining > units:
+            self.unaccepted[(order_id, item)] = (number, item, remaining - units)
