@@ -8,7 +8,7 @@ import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from mcburger.adapters.clock import SystemClock
 from mcburger.adapters.eventstore.sqlite import SQLiteEventStore
@@ -48,12 +48,6 @@ class Consumer:
     checkpoint: Callable[[], Awaitable[int]]
     categories: tuple[str, ...]
     in_log_order: bool = False  # reads several topics: restore the log's order
-
-
-class Feed(Protocol):
-    name: str
-
-    async def run(self, after: int) -> None: ...
 
 
 @dataclass

@@ -122,6 +122,23 @@ class BusContract:
         finally:
             await second.stop()
 
+    async def test_a_stopped_member_can_start_again_and_gets_what_it_did_not_commit(
+            self, bus: Bus, topics: tuple[str, str]) -> None:
+        """A subscription restarted after an error reuses its consumer: it must rejoin."""
+        topic = topics[0]
+        await bus.publish([Message(topic, "main", f"m{i}".encode()) for i in range(3)])
+        consumer = bus.consumer(unique("g"), [topic])
+        await consumer.start()
+        first = await take(consumer, 3)
+        await consumer.commit(first[:1])
+        await consumer.stop()
+
+        await consumer.start()
+        try:
+            assert values(await take(consumer, 2)) == [b"m1", b"m2"]
+        finally:
+            await consumer.stop()
+
     async def test_each_group_reads_everything_from_the_beginning(
             self, bus: Bus, topics: tuple[str, str]) -> None:
         topic = topics[0]

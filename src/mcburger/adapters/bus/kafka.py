@@ -94,17 +94,29 @@ class KafkaBus(Bus):
 
 
 class KafkaConsumer(BusConsumer):
+    """One group member. An aiokafka consumer cannot start again once stopped, so each
+    ``start`` makes a new one: a subscription restarted after an error rejoins the group."""
+
     def __init__(self, bootstrap: str, group: str, topics: tuple[str, ...],
                  client_id: str) -> None:
-        self._consumer = AIOKafkaConsumer(
-            *topics, bootstrap_servers=bootstrap, group_id=group, client_id=client_id,
-            enable_auto_commit=False, auto_offset_reset="earliest",
-            partition_assignment_strategy=(RangePartitionAssignor,),
-            session_timeout_ms=10_000, heartbeat_interval_ms=1_000,
-            metadata_max_age_ms=30_000)
+        self._bootstrap = bootstrap
+        self._group = group
+        self._topics = topics
+        self._client_id = client_id
+        self._consumer = self._new_consumer()
         self._started = False
 
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            *self._topics, bootstrap_servers=self._bootstrap, group_id=self._group,
+            client_id=self._client_id, enable_auto_commit=False, auto_offset_reset="earliest",
+            partition_assignment_strategy=(RangePartitionAssignor,),
+            session_timeout_ms=10_000, heartbeat_interval_ms=1_000, metadata_max_age_ms=30_000)
+
     async def start(self) -> None:
+        if self._started:
+            return
+        self._consumer = self._new_consumer()
         await self._consumer.start()
         self._started = True
 
