@@ -91,10 +91,6 @@ class Restaurant:
                                   CATEGORIES, in_log_order=True),
         }
 
-    @property
-    def subscriptions(self) -> dict[str, Subscription | BusSubscription]:
-        return self.feeds
-
     async def start(self) -> None:
         if self.bus is not None:
             await self.bus.create_topics(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from mcburger.config import Settings
-from mcburger.domain.events import Event, OrderLine
+from mcburger.domain.events import ORDERING, Event, OrderLine, OrderPlaced, UnitQueued
 from mcburger.domain.menu import Menu, MenuItem
 
 T0 = datetime(2026, 1, 1, 11, 0, tzinfo=UTC)
@@ -41,3 +41,14 @@ def of_type(log: Iterable[Event], kind: type[E]) -> list[E]:
 def without_ids(log: Sequence[Event]) -> list[Event]:
     """The log with random event ids blanked: what two runs with one seed must agree on."""
     return [dataclasses.replace(event, event_id="") for event in log]
+
+
+def category_event(category: str, restaurant: str, number: int) -> Event:
+    """A small event of ``category`` (an order of one cola, or its unit queued) for the bus
+    and relay tests, which care about streams, restaurants and positions, not contents."""
+    if category == ORDERING:
+        return OrderPlaced(restaurant_id=restaurant, occurred_at=T0,
+                           order_id=f"{restaurant}-{number}", number=number,
+                           lines=(OrderLine("cola", 1),))
+    return UnitQueued(restaurant_id=restaurant, occurred_at=T0, request_id=f"req-{number}",
+                      order_id=f"{restaurant}-{number}", number=number, item="cola")

@@ -20,14 +20,10 @@ from mcburger.domain.errors import InvalidOrder
 from mcburger.domain.events import (
     KITCHEN,
     ORDERING,
-    Event,
-    OrderLine,
-    OrderPlaced,
-    UnitQueued,
     category_of,
     stream_name,
 )
-from tests.unit.builders import T0
+from tests.unit.builders import category_event as event
 
 CODEC = JsonEventCodec()
 ORDERING_TOPIC, KITCHEN_TOPIC = topic_of_category(ORDERING), topic_of_category(KITCHEN)
@@ -40,15 +36,6 @@ def group() -> str:
 
 
 # --- a log and its messages ----------------------------------------------------------------
-
-
-def event(category: str, restaurant: str, number: int) -> Event:
-    if category == ORDERING:
-        return OrderPlaced(restaurant_id=restaurant, occurred_at=T0,
-                           order_id=f"{restaurant}-{number}", number=number,
-                           lines=(OrderLine("cola", 1),))
-    return UnitQueued(restaurant_id=restaurant, occurred_at=T0, request_id=f"req-{number}",
-                      order_id=f"{restaurant}-{number}", number=number, item="cola")
 
 
 def log(*places: tuple[str, str]) -> list[RecordedEvent]:

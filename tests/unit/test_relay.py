@@ -28,13 +28,10 @@ from mcburger.domain.events import (
     KITCHEN,
     ORDERING,
     Event,
-    OrderLine,
-    OrderPlaced,
-    UnitQueued,
     category_of,
     stream_name,
 )
-from tests.unit.builders import T0
+from tests.unit.builders import category_event as event
 
 CODEC = JsonEventCodec()
 TOPICS = [topic_of_category(category) for category in CATEGORIES]
@@ -43,15 +40,6 @@ _groups = itertools.count(1)
 
 
 # --- building a log ------------------------------------------------------------------------
-
-
-def event(category: str, restaurant: str, number: int) -> Event:
-    if category == ORDERING:
-        return OrderPlaced(restaurant_id=restaurant, occurred_at=T0,
-                           order_id=f"{restaurant}-{number}", number=number,
-                           lines=(OrderLine("cola", 1),))
-    return UnitQueued(restaurant_id=restaurant, occurred_at=T0, request_id=f"req-{number}",
-                      order_id=f"{restaurant}-{number}", number=number, item="cola")
 
 
 async def append(store: InMemoryEventStore, category: str, restaurant: str,

@@ -197,7 +197,7 @@ async def test_the_started_restaurant_serves_an_order_on_a_virtual_clock() -> No
                 clock.advance_to(deadline)
             await asyncio.sleep(0)
         assert status == "READY"
-        assert set(r.subscriptions) == {"ordering", "kitchen", "views", "views-kitchen",
+        assert set(r.feeds) == {"ordering", "kitchen", "views", "views-kitchen",
                                         "analytics"}
         assert r.failures == {}
         assert all(lag == 0 for lag in (await r.lag()).values())
