@@ -106,6 +106,27 @@ class EventStoreContract:
         raise NotImplementedError("an adapter's test class provides the store")
         yield  # pragma: no cover - makes this an async generator like the overrides
 
+    @pytest.fixture
+    async def twin(self, store: EventStore) -> AsyncIterator[EventStore]:
+        """A second store on the same storage, as another process would open it. Adapters
+        whose storage can be opened twice override this; by default it is ``store`` itself."""
+        yield store
+
+    async def test_two_writers_at_the_same_version_one_wins(
+            self, store: EventStore, twin: EventStore) -> None:
+        results = await asyncio.gather(
+            store.append(ORDERS, [placed(1)], expected_version=0),
+            twin.append(ORDERS, [placed(2)], expected_version=0),
+            return_exceptions=True,
+        )
+        winners = [r for r in results if isinstance(r, list)]
+        losers = [r for r in results if not isinstance(r, list)]
+        assert len(winners) == 1
+        assert len(losers) == 1
+        assert isinstance(losers[0], WrongExpectedVersion)
+        for reader in (store, twin):
+            assert events_of(await reader.read_stream(ORDERS)) == events_of(winners[0])
+
     # --- streams -----------------------------------------------------------------------------
 
     async def test_append_then_read_stream_round_trips_events(self, store: EventStore) -> None:

@@ -10,12 +10,11 @@ import psycopg
 import pytest
 
 from mcburger.adapters.eventstore.postgres import PostgresEventStore
-from mcburger.application.ports import EventStore, RecordedEvent, Tracking, WrongExpectedVersion
+from mcburger.application.ports import EventStore, RecordedEvent, Tracking
 from tests.contract.eventstore_contract import (
     ORDERS,
     ORDERS_R2,
     EventStoreContract,
-    events_of,
     placed,
 )
 from tests.contract.postgres_server import drop_database, fresh_database
@@ -35,6 +34,12 @@ class TestPostgresEventStore(EventStoreContract):
         store = await PostgresEventStore.open(database_url)
         yield store
         await store.close()
+
+    @pytest.fixture
+    async def twin(self, database_url: str) -> AsyncIterator[EventStore]:
+        twin = await PostgresEventStore.open(database_url)  # another pool
+        yield twin
+        await twin.close()
 
     async def test_events_and_tracking_survive_reopen(self, database_url: str) -> None:
         store = await PostgresEventStore.open(database_url)
@@ -112,25 +117,6 @@ class TestPostgresEventStore(EventStoreContract):
         finally:
             await waiter.close()
             await writer.close()
-
-    async def test_stores_on_one_database_race_at_same_version(self, database_url: str) -> None:
-        first = await PostgresEventStore.open(database_url)
-        second = await PostgresEventStore.open(database_url)
-        try:
-            results = await asyncio.gather(
-                first.append(ORDERS, [placed(1)], expected_version=0),
-                second.append(ORDERS, [placed(2)], expected_version=0),
-                return_exceptions=True,
-            )
-            winners = [r for r in results if isinstance(r, list)]
-            losers = [r for r in results if not isinstance(r, list)]
-            assert len(winners) == 1
-            assert len(losers) == 1
-            assert isinstance(losers[0], WrongExpectedVersion)
-            assert events_of(await second.read_stream(ORDERS)) == events_of(winners[0])
-        finally:
-            await first.close()
-            await second.close()
 
     async def test_opening_an_unreachable_server_fails_clearly(self, postgres: str) -> None:
         unreachable = psycopg.conninfo.make_conninfo(postgres, port=1, connect_timeout=2)

@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from mcburger.adapters.eventstore.sqlite import SQLiteEventStore
-from mcburger.application.ports import EventStore, Tracking, WrongExpectedVersion
+from mcburger.application.ports import EventStore, Tracking
 from tests.contract.eventstore_contract import (
     ORDERS,
     EventStoreContract,
-    events_of,
     placed,
 )
 
@@ -26,6 +25,12 @@ class TestSQLiteEventStore(EventStoreContract):
         store = await SQLiteEventStore.open(tmp_path / "events.db")
         yield store
         await store.close()
+
+    @pytest.fixture
+    async def twin(self, tmp_path: Path) -> AsyncIterator[EventStore]:
+        twin = await SQLiteEventStore.open(tmp_path / "events.db")  # another connection
+        yield twin
+        await twin.close()
 
     async def test_events_and_tracking_survive_reopen(self, tmp_path: Path) -> None:
         path = tmp_path / "events.db"
@@ -70,26 +75,6 @@ class TestSQLiteEventStore(EventStoreContract):
         finally:
             await waiter.close()
             await writer.close()
-
-    async def test_connections_on_one_file_race_at_same_version(self, tmp_path: Path) -> None:
-        path = tmp_path / "events.db"
-        first = await SQLiteEventStore.open(path)
-        second = await SQLiteEventStore.open(path)
-        try:
-            results = await asyncio.gather(
-                first.append(ORDERS, [placed(1)], expected_version=0),
-                second.append(ORDERS, [placed(2)], expected_version=0),
-                return_exceptions=True,
-            )
-            winners = [r for r in results if isinstance(r, list)]
-            losers = [r for r in results if not isinstance(r, list)]
-            assert len(winners) == 1
-            assert len(losers) == 1
-            assert isinstance(losers[0], WrongExpectedVersion)
-            assert events_of(await first.read_stream(ORDERS)) == events_of(winners[0])
-        finally:
-            await first.close()
-            await second.close()
 
     async def test_in_memory_database(self) -> None:
         store = await SQLiteEventStore.open(":memory:")
