@@ -119,3 +119,17 @@ async def stop_feeds(feeds: list[BoardFeed]) -> None:
         if feed.task is not None:
             feed.task.cancel()
     await asyncio.gather(*(f.task for f in feeds if f.task is not None), return_exceptions=True)
+
+
+async def all_connected(feeds: list[BoardFeed]) -> bool:
+    """Every client has its snapshot (raises if one died)."""
+    for feed in feeds:
+        feed.raise_if_dead()
+    return all(feed.connected.is_set() for feed in feeds)
+
+
+async def all_saw_ready(feeds: list[BoardFeed], numbers: set[int]) -> bool:
+    """Every client has seen each of ``numbers`` become READY (raises if one died)."""
+    for feed in feeds:
+        feed.raise_if_dead()
+    return all(feed.ready_numbers() >= numbers for feed in feeds)

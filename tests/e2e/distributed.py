@@ -19,6 +19,7 @@ from mcburger.adapters.eventstore.postgres import PostgresEventStore
 from mcburger.bootstrap import ROLES
 from mcburger.domain.events import Event
 from tests.contract.postgres_server import fresh_database
+from tests.e2e.helpers import events_in
 from tests.e2e.processes import Launcher, Server
 from tests.support.kafka_server import KafkaBroker
 
@@ -54,16 +55,7 @@ class Cluster:
         return self.services["board"]
 
     async def log(self) -> list[Event]:
-        store = await PostgresEventStore.open(self.env["MCBURGER_EVENTSTORE_URL"])
-        try:
-            events: list[Event] = []
-            position = 0
-            while batch := await store.read_all(position, 1000):
-                events.extend(record.event for record in batch)
-                position = batch[-1].position
-            return events
-        finally:
-            await store.close()
+        return await events_in(await PostgresEventStore.open(self.env["MCBURGER_EVENTSTORE_URL"]))
 
     async def health(self) -> dict[str, dict[str, Any]]:
         found = {}

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import httpx
 
 from mcburger.adapters.eventstore.sqlite import SQLiteEventStore
+from mcburger.application.ports import EventStore
 from mcburger.domain.events import Event
 
 T = TypeVar("T")
@@ -37,7 +38,11 @@ async def wait_until(predicate: Callable[[], Awaitable[T | None]], timeout: floa
 
 async def read_log(path: Path) -> list[Event]:
     """Every event of a (stopped) process's SQLite store, in log order."""
-    store = await SQLiteEventStore.open(path)
+    return await events_in(await SQLiteEventStore.open(path))
+
+
+async def events_in(store: EventStore) -> list[Event]:
+    """Every event of ``store``, in log order; closes the store."""
     try:
         events: list[Event] = []
         position = 0

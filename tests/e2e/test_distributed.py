@@ -13,7 +13,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from mcburger.adapters.serialization import DEAD_LETTER_TOPIC, topic_of_category
 from mcburger.domain.events import CATEGORIES, OrderPlaced
-from tests.e2e.board_feeds import BoardFeed, start_feeds, stop_feeds
+from tests.e2e.board_feeds import all_connected, all_saw_ready, start_feeds, stop_feeds
 from tests.e2e.distributed import Cluster, start_cluster
 from tests.e2e.helpers import (
     STOCK_TARGET,
@@ -42,12 +42,12 @@ async def test_thirty_orders_through_six_processes_reach_every_board(cluster: Cl
     feeds = start_feeds(cluster.board.url, cluster.board.ws_url)
     try:
         async with httpx.AsyncClient(base_url=cluster.api.url, timeout=15.0) as client:
-            await wait_until(lambda: _all_connected(feeds), 30.0, "every board client connected")
+            await wait_until(lambda: all_connected(feeds), 30.0, "every board client connected")
             placed = await place_orders(client, 30, seed=7, pace=(0.1, 0.3))
             numbers = [order["number"] for order in placed]
             await wait_all_ready(client, numbers, timeout=180.0)
             favourite_ids = await wait_quiet(client, timeout=90.0)
-            await wait_until(lambda: _all_saw_ready(feeds, set(numbers)), 30.0,
+            await wait_until(lambda: all_saw_ready(feeds, set(numbers)), 30.0,
                              "every board client saw every order READY")
             for feed in feeds:
                 feed.check_changes_in_order()
@@ -138,16 +138,8 @@ async def test_a_redelivered_batch_changes_nothing(cluster: Cluster) -> None:
 # --- helpers --------------------------------------------------------------------------------
 
 
-async def _all_connected(feeds: list[BoardFeed]) -> bool:
-    for feed in feeds:
-        feed.raise_if_dead()
-    return all(feed.connected.is_set() for feed in feeds)
 
 
-async def _all_saw_ready(feeds: list[BoardFeed], numbers: set[int]) -> bool:
-    for feed in feeds:
-        feed.raise_if_dead()
-    return all(feed.ready_numbers() >= numbers for feed in feeds)
 
 
 async def _a_worker_is_busy(client: httpx.AsyncClient) -> bool:

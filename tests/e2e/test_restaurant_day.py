@@ -7,7 +7,7 @@ import httpx
 import pytest
 
 from mcburger.domain.events import OrderPlaced
-from tests.e2e.board_feeds import BoardFeed, start_feeds, stop_feeds
+from tests.e2e.board_feeds import all_connected, all_saw_ready, start_feeds, stop_feeds
 from tests.e2e.helpers import (
     STOCK_TARGET,
     configured_kitchen,
@@ -36,13 +36,13 @@ async def test_thirty_orders_reach_every_board_and_the_log_holds(launch: Launche
     feeds = start_feeds(server.url, server.ws_url)
     try:
         async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
-            await wait_until(lambda: _all_connected(feeds), 20.0, "every board client connected")
+            await wait_until(lambda: all_connected(feeds), 20.0, "every board client connected")
             placed = await place_orders(client, 30, seed=7, pace=(0.1, 0.3))
             numbers = [order["number"] for order in placed]
             await wait_all_ready(client, numbers, timeout=150.0)
             favourite_ids = await wait_quiet(client)
 
-            await wait_until(lambda: _all_saw_ready(feeds, set(numbers)), 30.0,
+            await wait_until(lambda: all_saw_ready(feeds, set(numbers)), 30.0,
                              "every board client saw every order READY")
             for feed in feeds:
                 feed.check_changes_in_order()
@@ -64,15 +64,3 @@ async def test_favourites_first_keeps_the_same_invariants(launch: Launcher) -> N
         await wait_all_ready(client, [o["number"] for o in placed], timeout=60.0)
         favourite_ids = await wait_quiet(client)
     await check_process_log(server, favourite_ids, orders=10)
-
-
-async def _all_connected(feeds: list[BoardFeed]) -> bool:
-    for feed in feeds:
-        feed.raise_if_dead()
-    return all(feed.connected.is_set() for feed in feeds)
-
-
-async def _all_saw_ready(feeds: list[BoardFeed], numbers: set[int]) -> bool:
-    for feed in feeds:
-        feed.raise_if_dead()
-    return all(feed.ready_numbers() >= numbers for feed in feeds)
