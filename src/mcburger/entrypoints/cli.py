@@ -10,6 +10,7 @@ import typer
 import uvicorn
 from pydantic import ValidationError
 
+from mcburger.adapters.datadir import DataDirectoryInUse, DataDirectoryLock
 from mcburger.bootstrap import EMBEDDED_ROLES, ROLES
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
@@ -69,7 +70,14 @@ def run(host: Host = None, port: Port = None, workers: Workers = None, speed: Sp
     settings = _settings(host=host, port=port, workers=workers, speed=speed, seed=seed,
                          data_dir=data_dir, favorites_first=favorites_first, menu=menu,
                          stock_target=stock_target)
-    _serve(settings, EMBEDDED_ROLES)
+    try:
+        lock = DataDirectoryLock.acquire(settings.data_dir)
+    except DataDirectoryInUse as error:
+        typer.echo(f"mcburger: {error} (another mcburger run); stop it or choose --data-dir",
+                   err=True)
+        raise typer.Exit(1) from None
+    with lock:  # held while the restaurant runs; the kernel frees it if the process dies
+        _serve(settings, EMBEDDED_ROLES)
 
 
 @app.command()
