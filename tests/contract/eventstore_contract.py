@@ -13,6 +13,7 @@ from mcburger.application.ports import (
     AlreadyProcessed,
     EventStore,
     RecordedEvent,
+    Snapshot,
     Tracking,
     WrongExpectedVersion,
 )
@@ -291,6 +292,30 @@ class EventStoreContract:
             await store.append(ORDERS, [], 0, Tracking("relay", 3))
         await store.append(ORDERS, [placed(1)], 0, Tracking("relay", 4))
         assert await store.tracked_position("relay") == 4
+
+    # --- snapshots -----------------------------------------------------------------------------
+
+    async def test_a_snapshot_round_trips_and_the_newest_is_kept(
+            self, store: EventStore, twin: EventStore) -> None:
+        assert await store.load_snapshot(ORDERS) is None
+        state = {"orders": [{"number": 7, "lines": [["burger", 2]], "at": "2024-05-01T12:00:00"}],
+                 "stock": {"fries": 3}, "ok": True, "none": None, "ratio": 1.5}
+        first = Snapshot(ORDERS, 40, 12, 1, state)
+        await store.save_snapshot(first)
+        assert await twin.load_snapshot(ORDERS) == first
+        newer = Snapshot(ORDERS, 90, 30, 2, {"last_number": 9})
+        await twin.save_snapshot(newer)
+        # An older snapshot saved late (a slower writer) never replaces a newer one.
+        await store.save_snapshot(first)
+        assert await store.load_snapshot(ORDERS) == newer
+        assert await store.load_snapshot(KITCHEN_R1) is None
+
+    async def test_snapshots_are_not_in_the_log(self, store: EventStore) -> None:
+        await store.append(ORDERS, [placed(1)], expected_version=0)
+        await store.save_snapshot(Snapshot(ORDERS, 1, 0, 1, {"last_number": 1}))
+        assert events_of(await store.read_all(0, 10)) == [placed(1)]
+        assert await store.last_position() == (await store.read_all(0, 10))[-1].position
+        assert [r.version for r in await store.read_stream(ORDERS)] == [1]
 
     # --- waiting -------------------------------------------------------------------------------
 

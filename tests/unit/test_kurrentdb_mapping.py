@@ -194,6 +194,7 @@ class FakeKurrentDB:
         self.log: list[StoredEvent] = []
         self.streams: dict[str, list[StoredEvent]] = {}
         self.calls: list[str] = []
+        self.max_count: dict[str, int] = {}
         self._next_position = 4096  # the first event of a real database is not at 1 either
         self._appended = asyncio.Event()
         self._write("$settings", [NewEvent(type="$settings", data=b"{}")])
@@ -238,6 +239,18 @@ class FakeKurrentDB:
         position = self.log[-1].commit_position
         self._after_write()
         return position
+
+    async def set_stream_metadata(
+        self, stream_name: str, *, metadata: dict[str, object],
+        current_version: int | StreamState = StreamState.ANY, timeout: float | None = None,
+    ) -> None:
+        """As the server does: metadata is an event of ``$$<stream>``; ``$maxCount`` keeps
+        only the newest events of the stream (applied here at once, the server does it lazily)."""
+        await asyncio.sleep(0)
+        self.calls.append("set_stream_metadata")
+        self._write("$$" + stream_name, [NewEvent(type="$metadata",
+                                                  data=json.dumps(metadata).encode())])
+        self.max_count[stream_name] = int(str(metadata["$maxCount"]))
 
     def _check_size(self, batch: Sequence[NewEvent]) -> None:
         if sum(len(e.data) + len(e.metadata) for e in batch) > MAX_APPEND_SIZE:
@@ -301,10 +314,12 @@ class FakeKurrentDB:
         if stream_name not in self.streams:
             raise NotFoundError(f"Stream {stream_name!r} not found")
         stream = self.streams[stream_name]
+        if stream_name in self.max_count:
+            stream = stream[-self.max_count[stream_name]:]
         if backwards:
-            end = len(stream) if stream_position is None else stream_position + 1
-            return tuple(reversed(stream[:end]))[:limit]
-        return tuple(stream[stream_position or 0 :][:limit])
+            return tuple(e for e in reversed(stream)
+                         if stream_position is None or e.stream_position <= stream_position)[:limit]
+        return tuple(e for e in stream if e.stream_position >= (stream_position or 0))[:limit]
 
     async def read_all(
         self,

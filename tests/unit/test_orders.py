@@ -121,12 +121,28 @@ def test_a_ready_order_can_be_collected_once() -> None:
     ordering = ordering_with_stock(burger=1)
     ordering.place("o1", lines(burger=1), T0)
 
-    ordering.collect(1, T0)
+    collected = ordering.collect(1, T0)
 
-    assert ordering.orders[1].status is OrderStatus.COLLECTED
+    assert collected.status is OrderStatus.COLLECTED
     assert len(of_type(ordering.pending, OrderCollected)) == 1
-    with pytest.raises(OrderNotReady):
+    with pytest.raises(OrderNotReady, match="COLLECTED"):
         ordering.collect(1, T0)
+
+
+def test_a_collected_order_leaves_memory_but_its_number_stays_taken() -> None:
+    ordering = ordering_with_stock(burger=2)
+    ordering.place("o1", lines(burger=1), T0)
+    ordering.collect(1, T0)
+    ordering.place("o2", lines(burger=1), T0)
+
+    assert list(ordering.orders) == [2]
+    assert ordering.order_by_id("o1") is None
+    with pytest.raises(OrderNotReady, match="order 1 is COLLECTED"):
+        ordering.collect(1, T0)
+    with pytest.raises(UnknownOrder):
+        ordering.collect(3, T0)
+    with pytest.raises(UnknownOrder):
+        ordering.collect(0, T0)
 
 
 def test_an_order_still_in_preparation_cannot_be_collected() -> None:

@@ -15,6 +15,7 @@ from mcburger.application.simulation import Simulation
 from mcburger.domain.events import (
     Event,
     OrderLine,
+    OrderPlaced,
     PreparationStarted,
     UnitAllocated,
     UnitPrepared,
@@ -98,8 +99,8 @@ def test_nothing_is_made_twice_once_the_kitchen_settles(day: Day) -> None:
 
     made = Counter(e.item for e in sim.log if isinstance(e, PreparationStarted))
     ordered: Counter[str] = Counter()
-    for order in sim.ordering.orders.values():
-        for line in order.lines:
+    for placed in (e for e in sim.log if isinstance(e, OrderPlaced)):
+        for line in placed.lines:
             ordered[line.item] += line.quantity
     stocked = Counter(e.item for e in sim.log if isinstance(e, UnitStocked))
     taken = Counter(e.item for e in sim.log

@@ -7,7 +7,7 @@ import contextlib
 from collections.abc import Sequence
 
 from mcburger.application.policies import kitchen_reacts
-from mcburger.application.ports import Clock, EventStore, RecordedEvent, Tracking
+from mcburger.application.ports import Clock, EventStore, RecordedEvent
 from mcburger.application.runner import AggregateRunner
 from mcburger.domain.events import KITCHEN, ORDERING, stream_name
 from mcburger.domain.kitchen import Kitchen, KitchenSetup
@@ -21,7 +21,9 @@ class KitchenService:
 
     The kitchen's state is rebuilt from its own stream and from the ordering events up to its
     checkpoint, which is saved in the same transaction as the kitchen's events; so after a crash
-    the rebuilt state is exactly the one the last saved decision was made on. Preparations that
+    the rebuilt state is exactly the one the last saved decision was made on. A snapshot holds
+    the state at a kitchen version and the checkpoint it included: a rebuild observes only the
+    ordering events after that checkpoint. Preparations that
     were running when the process died finish at their recorded time (at once, if it passed).
     """
 
@@ -37,18 +39,20 @@ class KitchenService:
             lambda: Kitchen(restaurant_id, menu, seed), self._observe_up_to_checkpoint)
         self._changed = asyncio.Event()
 
-    async def _observe_up_to_checkpoint(self, kitchen: Kitchen) -> None:
+    async def _observe_up_to_checkpoint(self, kitchen: Kitchen, after: int) -> int:
+        """Observe ordering's events after ``after`` up to the stored checkpoint; return it."""
         checkpoint = await self._store.tracked_position(CONSUMER)
-        position = 0
+        position = after
         while position < checkpoint:
             batch = await self._store.read_all(position, 1000, (ORDERING,))
             for record in batch:
                 if record.position > checkpoint:
-                    return
+                    return checkpoint
                 kitchen.observe(record.event)
             if not batch:
-                return
+                return checkpoint
             position = batch[-1].position
+        return checkpoint
 
     async def start(self) -> None:
         """Record the start-up set-up if it changed and put idle workers to work."""
@@ -61,12 +65,14 @@ class KitchenService:
         kitchen.assign_work(now)
 
     async def handle_ordering_events(self, batch: Sequence[RecordedEvent]) -> None:
-        def decide(kitchen: Kitchen) -> None:
-            for record in batch:
+        """React to the ordering events of ``batch`` not handled yet (idempotent per event)."""
+
+        def decide(kitchen: Kitchen, fresh: Sequence[RecordedEvent]) -> None:
+            for record in fresh:
                 kitchen_reacts(kitchen, record.event, self._clock.now())
             kitchen.assign_work(self._clock.now())
 
-        await self._runner.execute(decide, Tracking(CONSUMER, batch[-1].position))
+        await self._runner.react(CONSUMER, batch, decide)
         self._changed.set()
 
     async def tick(self) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from mcburger.application.policies import ordering_reacts
-from mcburger.application.ports import Clock, EventStore, RecordedEvent, Tracking
+from mcburger.application.ports import Clock, EventStore, RecordedEvent
 from mcburger.application.runner import AggregateRunner
 from mcburger.domain.events import KITCHEN, ORDERING, OrderLine, stream_name
 from mcburger.domain.menu import Menu
@@ -45,13 +45,14 @@ class OrderingService:
         return CommandResult(order, recorded[-1].position)
 
     async def handle_kitchen_events(self, batch: Sequence[RecordedEvent]) -> None:
-        """React to a batch of kitchen events, saved with the batch's tracking record."""
+        """React to the kitchen events of ``batch`` not handled yet, saved with the batch's
+        tracking record (idempotent per event: see ``AggregateRunner.react``)."""
 
-        def decide(ordering: Ordering) -> None:
-            for record in batch:
+        def decide(ordering: Ordering, fresh: Sequence[RecordedEvent]) -> None:
+            for record in fresh:
                 ordering_reacts(ordering, record.event, self._clock.now())
 
-        await self._runner.execute(decide, Tracking(CONSUMER, batch[-1].position))
+        await self._runner.react(CONSUMER, batch, decide)
 
     async def checkpoint(self) -> int:
         return await self._store.tracked_position(CONSUMER)

@@ -32,10 +32,36 @@ class RecordedEvent:
 
 @dataclass(frozen=True)
 class Tracking:
-    """A follower's checkpoint: it has consumed the global log up to ``position``."""
+    """A follower's checkpoint: it has consumed the global log up to ``position``.
+
+    ``previous``, when given, is the checkpoint the follower's decision was made after: the
+    append then also requires the stored checkpoint to be exactly that (else
+    ``WrongExpectedVersion``), so two writers handling overlapping batches never both decide
+    the same event.
+    """
 
     consumer: str
     position: int
+    previous: int | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An aggregate's live state at ``version`` of its stream, so a rebuild reads the snapshot
+    plus the events after it instead of the whole stream.
+
+    ``position`` is, for an aggregate whose state also depends on the log it follows (the
+    kitchen observes ordering's events), the tracking position that state includes; 0
+    otherwise. ``schema`` is the format of ``state`` (plain JSON data): a reader that does not
+    know it replays the stream instead. Snapshots are a cache: losing one costs time, never
+    correctness, so it is written after the events it reflects and outside their transaction.
+    """
+
+    stream: str
+    version: int
+    position: int
+    schema: int
+    state: JSON
 
 
 class WrongExpectedVersion(Exception):
@@ -65,13 +91,25 @@ class EventStore(abc.ABC):
 
         ``expected_version`` is the stream's current version (0: the stream must not exist yet);
         otherwise ``WrongExpectedVersion``. A ``tracking`` position that is not greater than the
-        consumer's recorded one raises ``AlreadyProcessed``. ``events`` may be empty when only
-        the checkpoint moves.
+        consumer's recorded one raises ``AlreadyProcessed``; a recorded one other than
+        ``tracking.previous`` (when given) raises ``WrongExpectedVersion``. ``events`` may be
+        empty when only the checkpoint moves.
         """
 
     @abc.abstractmethod
     async def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
         """The stream's events with version > ``after_version``, oldest first."""
+
+    @abc.abstractmethod
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        """Keep ``snapshot`` as its stream's newest, unless a newer version is kept already.
+
+        Atomic: a crash leaves the previous snapshot or this one, never a part of one.
+        """
+
+    @abc.abstractmethod
+    async def load_snapshot(self, stream: str) -> Snapshot | None:
+        """The stream's newest snapshot, or None."""
 
     @abc.abstractmethod
     async def read_all(

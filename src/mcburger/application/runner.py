@@ -1,24 +1,38 @@
-"""Runs commands against one aggregate stream with optimistic concurrency."""
+"""Runs commands against one aggregate stream with optimistic concurrency and snapshots."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from mcburger.application.ports import (
     AlreadyProcessed,
     EventStore,
     RecordedEvent,
+    Snapshot,
     Tracking,
     WrongExpectedVersion,
 )
-from mcburger.domain.aggregate import Aggregate
+from mcburger.domain.aggregate import Aggregate, SnapshotUnreadable
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
 
+log = logging.getLogger(__name__)
+
 MAX_ATTEMPTS = 20
+
+# A snapshot is saved once this many events were applied (or observed) since the last one, or
+# as many as the aggregate holds live things, whichever is more: a rebuild then reads at most
+# that many events after the snapshot, and writing snapshots costs O(1) per event, amortized.
+SNAPSHOT_EVERY = 100
+
+# Observes the log beside its own stream (the kitchen): given the aggregate rebuilt from its
+# stream and the tracking position its snapshot included (0: none), observe the log up to the
+# consumer's stored checkpoint and return that checkpoint.
+ObserveUpTo = Callable[[A, int], Awaitable[int]]
 
 
 class ConcurrencyExhausted(Exception):
@@ -29,8 +43,10 @@ class AggregateRunner(Generic[A]):
     """Keeps one aggregate in memory, caught up with its stream, and saves what commands decide.
 
     Another writer (another process, or the API beside a policy) may append to the same stream:
-    the save then fails on the expected version, the cached aggregate is dropped, rebuilt from
-    the store and the command decided again on fresh state.
+    the save then fails on the expected version, the cached aggregate is dropped, rebuilt and
+    the command decided again on fresh state. A rebuild reads the stream's newest snapshot and
+    the events after it, never the whole stream (only the first start after an upgrade does);
+    a snapshot it cannot read is ignored and the stream replayed.
     """
 
     def __init__(
@@ -38,13 +54,17 @@ class AggregateRunner(Generic[A]):
         store: EventStore,
         stream: str,
         new: Callable[[], A],
-        rebuild_extra: Callable[[A], Awaitable[None]] | None = None,
+        observe_up_to: ObserveUpTo[A] | None = None,
+        snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
         self._store = store
         self._stream = stream
         self._new = new
-        self._rebuild_extra = rebuild_extra
+        self._observe_up_to = observe_up_to
+        self._snapshot_every = snapshot_every
         self._aggregate: A | None = None
+        self._observed = 0  # the tracking position the cached state includes (observers only)
+        self._changes_at_snapshot = 0
         self._lock = asyncio.Lock()
 
     async def current(self) -> A:
@@ -52,21 +72,49 @@ class AggregateRunner(Generic[A]):
         async with self._lock:
             return await self._caught_up()
 
-    async def execute(
-        self, decide: Callable[[A], T], tracking: Tracking | None = None
-    ) -> tuple[T, list[RecordedEvent]]:
-        """Run ``decide`` on fresh state and save the events it records (with ``tracking``)."""
+    async def execute(self, decide: Callable[[A], T]) -> tuple[T, list[RecordedEvent]]:
+        """Run ``decide`` on fresh state and save the events it records."""
         async with self._lock:
             for _ in range(MAX_ATTEMPTS):
                 aggregate = await self._caught_up()
-                try:
-                    result = decide(aggregate)
-                except Exception:
-                    if aggregate.pending:  # half-decided: the cached state is no longer true
-                        self._aggregate = None
-                    raise
-                if not aggregate.pending and tracking is None:
+                result = self._decide(aggregate, decide)
+                if not aggregate.pending:
                     return result, []
+                try:
+                    recorded = await self._store.append(
+                        self._stream, aggregate.pending, aggregate.version)
+                except WrongExpectedVersion:
+                    self._aggregate = None
+                    continue
+                await self._saved(aggregate)
+                return result, recorded
+            raise ConcurrencyExhausted(self._stream)
+
+    async def react(
+        self, consumer: str, batch: Sequence[RecordedEvent],
+        decide: Callable[[A, Sequence[RecordedEvent]], None],
+    ) -> list[RecordedEvent]:
+        """Decide on the events of ``batch`` after ``consumer``'s stored tracking position and
+        save what ``decide`` records with the batch's last position, in one transaction.
+
+        Idempotent per event, not per batch: a batch that overlaps what another writer (or an
+        earlier life of this process) already handled decides only the events it did not. The
+        save also requires the tracking position it filtered on to be unchanged, so two writers
+        never both decide one event; the loser rebuilds and filters again.
+        """
+        async with self._lock:
+            for _ in range(MAX_ATTEMPTS):
+                tracked = await self._store.tracked_position(consumer)
+                if self._observe_up_to is not None and tracked != self._observed:
+                    self._aggregate = None  # another writer observed more than our state has
+                aggregate = await self._caught_up()
+                if self._observe_up_to is not None:
+                    tracked = self._observed
+                fresh = [record for record in batch if record.position > tracked]
+                if not fresh:
+                    return []
+                self._decide(aggregate, self._on(decide, fresh))
+                tracking = Tracking(consumer, batch[-1].position, previous=tracked)
                 try:
                     recorded = await self._store.append(
                         self._stream, aggregate.pending, aggregate.version, tracking)
@@ -75,20 +123,68 @@ class AggregateRunner(Generic[A]):
                     continue
                 except AlreadyProcessed:
                     self._aggregate = None
-                    return result, []
-                aggregate.mark_saved()
-                return result, recorded
+                    return []
+                self._observed = tracking.position
+                await self._saved(aggregate)
+                return recorded
             raise ConcurrencyExhausted(self._stream)
+
+    @staticmethod
+    def _on(decide: Callable[[A, Sequence[RecordedEvent]], None],
+            fresh: Sequence[RecordedEvent]) -> Callable[[A], None]:
+        return lambda aggregate: decide(aggregate, fresh)
+
+    def _decide(self, aggregate: A, decide: Callable[[A], T]) -> T:
+        try:
+            return decide(aggregate)
+        except Exception:
+            # Half-decided, or it observed part of a batch: the cached state is no longer true.
+            if aggregate.pending or self._observe_up_to is not None:
+                self._aggregate = None
+            raise
+
+    async def _saved(self, aggregate: A) -> None:
+        aggregate.mark_saved()
+        due = max(self._snapshot_every, aggregate.live_size)
+        if aggregate.changes - self._changes_at_snapshot < due:
+            return
+        snapshot = Snapshot(self._stream, aggregate.version, self._observed,
+                            aggregate.SNAPSHOT_SCHEMA, aggregate.snapshot_state())
+        try:
+            await self._store.save_snapshot(snapshot)
+        except Exception:
+            # A snapshot is a cache: the events are saved, and a command that succeeded must
+            # not be reported as failed because its cache could not be written.
+            log.exception("%s: could not save a snapshot at version %s", self._stream,
+                          aggregate.version)
+            return
+        self._changes_at_snapshot = aggregate.changes
 
     async def _caught_up(self) -> A:
         if self._aggregate is None:
-            fresh = self._new()
-            for record in await self._store.read_stream(self._stream):
-                fresh.replay(record.event)
-            if self._rebuild_extra is not None:
-                await self._rebuild_extra(fresh)
-            self._aggregate = fresh
+            self._aggregate = await self._rebuild()
         else:
             for record in await self._store.read_stream(self._stream, self._aggregate.version):
                 self._aggregate.replay(record.event)
         return self._aggregate
+
+    async def _rebuild(self) -> A:
+        aggregate, observed = self._new(), 0
+        snapshot = await self._store.load_snapshot(self._stream)
+        if snapshot is not None and snapshot.schema == aggregate.SNAPSHOT_SCHEMA:
+            try:
+                aggregate.restore(snapshot.state, snapshot.version)
+                observed = snapshot.position
+            except SnapshotUnreadable as error:
+                log.warning("%s: snapshot at version %s unreadable (%s); replaying the stream",
+                            self._stream, snapshot.version, error)
+                aggregate = self._new()
+        elif snapshot is not None:
+            log.warning("%s: snapshot schema %s is not %s; replaying the stream",
+                        self._stream, snapshot.schema, aggregate.SNAPSHOT_SCHEMA)
+        for record in await self._store.read_stream(self._stream, aggregate.version):
+            aggregate.replay(record.event)
+        if self._observe_up_to is not None:
+            self._observed = await self._observe_up_to(aggregate, observed)
+        self._changes_at_snapshot = 0
+        return aggregate

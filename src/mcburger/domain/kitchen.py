@@ -10,6 +10,11 @@ counts units ordering still waits for. Favourite refills top ``projected`` up to
 refill that ends up serving an order is replaced and an order unit that ends up in stock is not
 made twice. A new request is *covered* (not queued again) by in-flight units that would
 otherwise land in stock: the order counts on a refill already in preparation.
+
+Every step costs O(1) in the queue's length (O(workers) or O(menu) at most): units queued per
+item are counted as they come and go, and a preparation takes the queue's head (FIFO), so
+removing it is a ``popleft``. Only what is live is held: an order's request numbering is
+forgotten once the order is READY.
 """
 
 from __future__ import annotations
@@ -19,11 +24,12 @@ from collections import Counter, deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from mcburger.domain.aggregate import Aggregate
+from mcburger.domain.aggregate import Aggregate, State
 from mcburger.domain.events import (
     Event,
     KitchenConfigured,
     KitchenUnitsRequested,
+    OrderReady,
     PreparationStarted,
     UnitAllocated,
     UnitPrepared,
@@ -74,13 +80,15 @@ class Kitchen(Aggregate):
         self.seed = seed
         self.setup = KitchenSetup(workers=0)
         self.queue: deque[QueuedUnit] = deque()
+        self._queued: Counter[str] = Counter()  # units in ``queue`` per item
         self.working: dict[int, Preparation] = {}
         self.started_count = 0
         self.stock: Counter[str] = Counter()
         self.owed: Counter[str] = Counter()
         self.in_flight: Counter[str] = Counter()
         self._in_flight_units: dict[str, str] = {}  # unit id -> item, until ordering hands it on
-        self._requests_seen: Counter[tuple[str, str]] = Counter()
+        # per order id, per item: units queued so far (numbers the next request_id); until READY
+        self._requests_seen: dict[str, Counter[str]] = {}
 
     # --- what the kitchen knows -----------------------------------------------------------
 
@@ -89,7 +97,7 @@ class Kitchen(Aggregate):
         return range(1, self.setup.workers + 1)
 
     def queued(self, item: str) -> int:
-        return sum(1 for unit in self.queue if unit.item == item)
+        return self._queued[item]
 
     def projected_stock(self, item: str) -> int:
         return self.stock[item] + self.in_flight[item] + self.queued(item) - self.owed[item]
@@ -119,7 +127,7 @@ class Kitchen(Aggregate):
             self._record(UnitsCovered(
                 restaurant_id=self.restaurant_id, occurred_at=now, order_id=request.order_id,
                 number=request.number, item=request.item, quantity=covered))
-        first = self._requests_seen[(request.order_id, request.item)]
+        first = self._requests_seen.get(request.order_id, Counter())[request.item]
         for index in range(first, first + request.quantity - covered):
             self._record(UnitQueued(
                 restaurant_id=self.restaurant_id, occurred_at=now,
@@ -180,12 +188,12 @@ class Kitchen(Aggregate):
             case UnitQueued():
                 self.queue.append(QueuedUnit(event.request_id, event.order_id, event.number,
                                              event.item, event.occurred_at))
-                self._requests_seen[(event.order_id, event.item)] += 1
+                self._queued[event.item] += 1
+                self._requests_seen.setdefault(event.order_id, Counter())[event.item] += 1
             case PreparationStarted():
                 self.started_count += 1
                 if event.request_id is not None:
-                    self.queue = deque(u for u in self.queue
-                                       if u.request_id != event.request_id)
+                    self._dequeue(event.request_id)
                 self.working[event.worker] = Preparation(
                     event.preparation_id, event.worker, event.item, event.occurred_at,
                     event.duration_seconds, event.order_id, event.number)
@@ -194,11 +202,27 @@ class Kitchen(Aggregate):
             case UnitPrepared():
                 self.working.pop(event.worker, None)
 
+    def _dequeue(self, request_id: str) -> None:
+        # assign_work always starts the head (FIFO), so this is a popleft; the scan is only a
+        # guard for a stream that says otherwise.
+        if self.queue and self.queue[0].request_id == request_id:
+            unit = self.queue.popleft()
+        else:
+            found = [u for u in self.queue if u.request_id == request_id]
+            if not found:
+                return
+            unit = found[0]
+            self.queue.remove(unit)
+        self._queued[unit.item] -= 1
+
     # --- evolution: what ordering did -----------------------------------------------------
 
     def observe(self, event: Event) -> None:
         """Track stock, owed units and hand-overs from ordering's events (no decisions)."""
+        self.changes += 1
         match event:
+            case OrderReady():
+                self._requests_seen.pop(event.order_id, None)
             case KitchenUnitsRequested():
                 self.owed[event.item] += event.quantity
             case UnitStocked():
@@ -214,3 +238,54 @@ class Kitchen(Aggregate):
         item = self._in_flight_units.pop(unit_id or "", None)
         if item is not None:
             self.in_flight[item] -= 1
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    @property
+    def live_size(self) -> int:
+        return len(self.queue) + len(self._requests_seen) + len(self._in_flight_units)
+
+    def snapshot_state(self) -> State:
+        setup = self.setup
+        return {
+            "setup": [setup.workers, setup.favorites_first, setup.stock_target, setup.speed],
+            "queue": [[u.request_id, u.order_id, u.number, u.item, u.queued_at.isoformat()]
+                      for u in self.queue],
+            "working": [[p.preparation_id, p.worker, p.item, p.started_at.isoformat(),
+                         p.duration_seconds, p.order_id, p.number]
+                        for p in sorted(self.working.values(), key=lambda p: p.worker)],
+            "started_count": self.started_count,
+            "stock": _counts(self.stock), "owed": _counts(self.owed),
+            "in_flight": _counts(self.in_flight),
+            "in_flight_units": dict(self._in_flight_units),
+            "requests_seen": {order: _counts(items)
+                              for order, items in self._requests_seen.items()},
+        }
+
+    def _restore(self, state: State) -> None:
+        workers, favorites_first, stock_target, speed = state["setup"]
+        self.setup = KitchenSetup(int(workers), bool(favorites_first), int(stock_target),
+                                  float(speed))
+        self.queue = deque(QueuedUnit(str(r), str(o), int(n), str(i), datetime.fromisoformat(t))
+                           for r, o, n, i, t in state["queue"])
+        self._queued = Counter(unit.item for unit in self.queue)
+        self.working = {}
+        for pid, worker, item, started, seconds, order_id, number in state["working"]:
+            self.working[int(worker)] = Preparation(
+                str(pid), int(worker), str(item), datetime.fromisoformat(started), float(seconds),
+                None if order_id is None else str(order_id),
+                None if number is None else int(number))
+        self.started_count = int(state["started_count"])
+        self.stock, self.owed = _counter(state["stock"]), _counter(state["owed"])
+        self.in_flight = _counter(state["in_flight"])
+        self._in_flight_units = {str(k): str(v) for k, v in state["in_flight_units"].items()}
+        self._requests_seen = {str(order): _counter(items)
+                               for order, items in state["requests_seen"].items()}
+
+
+def _counts(counter: Counter[str]) -> dict[str, int]:
+    return {key: n for key, n in counter.items() if n}
+
+
+def _counter(counts: dict[str, int]) -> Counter[str]:
+    return Counter({str(key): int(n) for key, n in counts.items()})

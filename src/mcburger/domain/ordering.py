@@ -4,6 +4,9 @@ One aggregate per restaurant, because its invariants span all orders: a unit rea
 to the OLDEST order waiting for that item; stock never goes negative; no unit is allocated twice.
 A restaurant places a few orders a minute, so one stream is no bottleneck; restaurants scale out
 independently.
+
+Only what is live stays in memory: a collected order leaves. Numbers are handed out in sequence,
+so a number at or below ``last_number`` that is no longer held was collected.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from mcburger.domain.aggregate import Aggregate
+from mcburger.domain.aggregate import Aggregate, State
 from mcburger.domain.errors import InvalidOrder, OrderNotReady, UnknownOrder
 from mcburger.domain.events import (
     Event,
@@ -121,6 +124,8 @@ class Ordering(Aggregate):
 
     def collect(self, number: int, now: datetime) -> Order:
         order = self.orders.get(number)
+        if order is None and 1 <= number <= self.last_number:
+            raise OrderNotReady(f"order {number} is {OrderStatus.COLLECTED}, not READY")
         if order is None:
             raise UnknownOrder(number)
         if order.status is not OrderStatus.READY:
@@ -176,7 +181,7 @@ class Ordering(Aggregate):
                 if event.source == "stock":
                     self.stock[event.item] -= 1
                 else:
-                    self.waiting[event.item].remove(event.number)
+                    _remove_first(self.waiting[event.item], event.number)
             case UnitStocked():
                 self.stock[event.item] += 1
             case OrderStarted():
@@ -184,4 +189,45 @@ class Ordering(Aggregate):
             case OrderReady():
                 self.orders[event.number].status = OrderStatus.READY
             case OrderCollected():
-                self.orders[event.number].status = OrderStatus.COLLECTED
+                # Collected is final: the order leaves memory (its number stays taken).
+                self.orders.pop(event.number).status = OrderStatus.COLLECTED
+                del self._numbers[event.order_id]
+
+    # --- snapshots ------------------------------------------------------------------------
+
+    @property
+    def live_size(self) -> int:
+        return len(self.orders) + sum(len(queue) for queue in self.waiting.values())
+
+    def snapshot_state(self) -> State:
+        return {
+            "last_number": self.last_number,
+            "orders": [{"order_id": o.order_id, "number": o.number,
+                        "lines": [[line.item, line.quantity] for line in o.lines],
+                        "placed_at": o.placed_at.isoformat(), "status": o.status.value,
+                        "allocated": {item: n for item, n in o.allocated.items() if n}}
+                       for o in self.orders.values()],
+            "stock": {item: n for item, n in self.stock.items() if n},
+            "waiting": {item: list(queue) for item, queue in self.waiting.items() if queue},
+        }
+
+    def _restore(self, state: State) -> None:
+        self.last_number = int(state["last_number"])
+        self.orders = {}
+        for o in state["orders"]:
+            order = Order(str(o["order_id"]), int(o["number"]),
+                          tuple(OrderLine(str(item), int(qty)) for item, qty in o["lines"]),
+                          datetime.fromisoformat(o["placed_at"]), OrderStatus(o["status"]),
+                          Counter({str(k): int(v) for k, v in o["allocated"].items()}))
+            self.orders[order.number] = order
+        self._numbers = {order.order_id: number for number, order in self.orders.items()}
+        self.stock = Counter({str(k): int(v) for k, v in state["stock"].items()})
+        self.waiting = {str(k): deque(int(n) for n in v) for k, v in state["waiting"].items()}
+
+
+def _remove_first(queue: deque[int], number: int) -> None:
+    """Remove ``number``'s first entry: O(1) when it is the head, as FIFO allocation makes it."""
+    if queue and queue[0] == number:
+        queue.popleft()
+    else:
+        queue.remove(number)

@@ -32,6 +32,11 @@ How the port maps onto KurrentDB:
   loser re-reads the checkpoint and gets ``AlreadyProcessed`` (or retries, if the winner's
   position was lower). A tracking-only append (no events) writes just the ``TrackingMoved``,
   with the same check and the same optimistic concurrency.
+* **Snapshots.** The snapshot of stream ``s`` is the newest ``Snapshot`` event (data
+  ``{"version", "position", "schema", "state"}``) of the stream ``mcburger_snapshot-s``, whose
+  ``$maxCount`` is set to 1 when it is created, so the server keeps only the newest. A save
+  appends after the version it read (an older snapshot never replaces a newer one); losing that
+  race to another writer just keeps theirs. Snapshot streams are not in the log.
 * **Waiting.** ``wait_for_append`` reads the head of the log, then holds a catch-up subscription
   to ``$all`` (same server-side filter) from that head, so it wakes on the first new event of
   the log, without polling; the timeout bounds it.
@@ -84,6 +89,7 @@ from mcburger.application.ports import (
     AlreadyProcessed,
     EventStore,
     RecordedEvent,
+    Snapshot,
     Tracking,
     WrongExpectedVersion,
 )
@@ -97,6 +103,10 @@ CONTENT_TYPE: ContentType = "application/json"
 # Consumer c's checkpoint lives in stream "<namespace>mcburger_tracking-c".
 TRACKING_CATEGORY = "mcburger_tracking"
 TRACKING_EVENT_TYPE = "TrackingMoved"
+
+# The snapshot of stream s lives in stream "<namespace>mcburger_snapshot-s" (newest event only).
+SNAPSHOT_CATEGORY = "mcburger_snapshot"
+SNAPSHOT_EVENT_TYPE = "Snapshot"
 
 # A stream nobody writes: ``open`` reads it once to fail fast on a bad URL or a down server.
 PROBE_STREAM = "mcburger_probe"
@@ -148,7 +158,8 @@ def _regex_literal(text: str) -> str:
 
 def log_stream_pattern(namespace: str) -> str:
     """The server-side stream-name filter of the log (kurrentdbclient anchors it: ``^...$``)."""
-    return f"{_regex_literal(namespace)}(?!\\$|{_regex_literal(TRACKING_CATEGORY)}-).*"
+    return (f"{_regex_literal(namespace)}(?!\\$|{_regex_literal(TRACKING_CATEGORY)}-"
+            f"|{_regex_literal(SNAPSHOT_CATEGORY)}-).*")
 
 
 def _wrong_version(
@@ -243,6 +254,9 @@ class KurrentDBEventStore(EventStore):
             recorded, tracking_version = await self._checkpoint(tracking_stream)
             if tracking.position <= recorded:
                 raise AlreadyProcessed(f"{tracking.consumer}: {tracking.position} <= {recorded}")
+            if tracking.previous is not None and recorded != tracking.previous:
+                raise WrongExpectedVersion(
+                    f"{tracking.consumer}: tracking at {recorded}, expected {tracking.previous}")
             moved = NewEvents(
                 stream_name=tracking_stream,
                 events=[self._tracking_event(tracking)],
@@ -323,6 +337,40 @@ class KurrentDBEventStore(EventStore):
         except NotFoundError:
             return []
         return [self._recorded(stored) for stored in found]
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        stream = f"{self._namespace}{SNAPSHOT_CATEGORY}-{snapshot.stream}"
+        kept = await self._newest_snapshot(stream)
+        if kept is not None and kept[0].version > snapshot.version:
+            return
+        data = {"version": snapshot.version, "position": snapshot.position,
+                "schema": snapshot.schema, "state": snapshot.state}
+        event = NewEvent(type=SNAPSHOT_EVENT_TYPE, content_type=CONTENT_TYPE,
+                         data=json.dumps(data, separators=(",", ":")).encode())
+        current = StreamState.NO_STREAM if kept is None else kept[1]
+        try:
+            await self._client.append_to_stream(stream, events=[event], current_version=current)
+        except WrongCurrentVersionError:
+            return  # another writer saved one meanwhile: a snapshot is a cache, keep theirs
+        if kept is None:
+            await self._client.set_stream_metadata(stream, metadata={"$maxCount": 1})
+
+    async def load_snapshot(self, stream: str) -> Snapshot | None:
+        kept = await self._newest_snapshot(f"{self._namespace}{SNAPSHOT_CATEGORY}-{stream}")
+        return None if kept is None else kept[0]
+
+    async def _newest_snapshot(self, stream: str) -> tuple[Snapshot, int] | None:
+        try:
+            newest = await self._client.get_stream(stream, backwards=True, limit=1)
+        except NotFoundError:
+            return None
+        if not newest:
+            return None
+        data = json.loads(newest[0].data)
+        name = stream[len(self._namespace) + len(SNAPSHOT_CATEGORY) + 1:]
+        snapshot = Snapshot(name, int(data["version"]), int(data["position"]),
+                            int(data["schema"]), data["state"])
+        return snapshot, newest[0].stream_position
 
     async def read_all(
         self,
@@ -424,7 +472,7 @@ class KurrentDBEventStore(EventStore):
             return False
         stream = stored.stream_name[len(self._namespace) :]
         category = category_of(stream)
-        if stream.startswith("$") or category == TRACKING_CATEGORY:
+        if stream.startswith("$") or category in (TRACKING_CATEGORY, SNAPSHOT_CATEGORY):
             return False
         return categories is None or category in categories
 

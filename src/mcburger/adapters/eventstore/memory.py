@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,7 @@ from mcburger.application.ports import (
     AlreadyProcessed,
     EventStore,
     RecordedEvent,
+    Snapshot,
     Tracking,
     WrongExpectedVersion,
 )
@@ -43,6 +45,7 @@ class InMemoryEventStore(EventStore):
         self._streams: dict[str, list[_Row]] = {}
         self._event_ids: set[str] = set()
         self._tracking: dict[str, int] = {}
+        self._snapshots: dict[str, tuple[int, int, int, str]] = {}  # kept as text, too
         self._appended = asyncio.Condition()
 
     async def append(
@@ -59,6 +62,10 @@ class InMemoryEventStore(EventStore):
             raise WrongExpectedVersion(f"{stream}: at {len(rows)}, expected {expected_version}")
         if tracking is not None and tracking.position <= self._tracking.get(tracking.consumer, 0):
             raise AlreadyProcessed(f"{tracking.consumer} at {tracking.position}")
+        recorded = None if tracking is None else self._tracking.get(tracking.consumer, 0)
+        if tracking is not None and tracking.previous not in (None, recorded):
+            raise WrongExpectedVersion(
+                f"{tracking.consumer}: tracking at {recorded}, expected {tracking.previous}")
         ids = [event.event_id for event in events]
         if len(set(ids)) != len(ids) or self._event_ids.intersection(ids):
             # The port names no error for this; SQLite raises IntegrityError from its UNIQUE index.
@@ -83,6 +90,19 @@ class InMemoryEventStore(EventStore):
     async def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
         rows = self._streams.get(stream, [])
         return [self._recorded(row) for row in rows[max(after_version, 0) :]]
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        kept = self._snapshots.get(snapshot.stream)
+        if kept is None or kept[0] <= snapshot.version:
+            self._snapshots[snapshot.stream] = (snapshot.version, snapshot.position,
+                                                snapshot.schema, json.dumps(snapshot.state))
+
+    async def load_snapshot(self, stream: str) -> Snapshot | None:
+        kept = self._snapshots.get(stream)
+        if kept is None:
+            return None
+        version, position, schema, state = kept
+        return Snapshot(stream, version, position, schema, json.loads(state))
 
     async def read_all(
         self,

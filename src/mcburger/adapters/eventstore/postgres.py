@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from mcburger.application.ports import (
     AlreadyProcessed,
     EventStore,
     RecordedEvent,
+    Snapshot,
     Tracking,
     WrongExpectedVersion,
 )
@@ -41,6 +43,22 @@ CREATE TABLE IF NOT EXISTS tracking (
     consumer TEXT PRIMARY KEY,
     position BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS snapshots (
+    stream TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    position BIGINT NOT NULL,
+    schema INTEGER NOT NULL,
+    state JSONB NOT NULL
+);
+"""
+
+# The newest snapshot per stream; an older one never replaces a newer (two writers may race).
+_UPSERT_SNAPSHOT = """
+INSERT INTO snapshots (stream, version, position, schema, state)
+VALUES (%s, %s, %s, %s, %s::jsonb)
+ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = excluded.position,
+    schema = excluded.schema, state = excluded.state
+WHERE snapshots.version <= excluded.version
 """
 
 _INSERT_EVENT = """
@@ -186,6 +204,9 @@ class PostgresEventStore(EventStore):
             recorded = await _tracked(conn, tracking.consumer)
             if tracking.position <= recorded:
                 raise AlreadyProcessed(f"{tracking.consumer}: {tracking.position} <= {recorded}")
+            if tracking.previous is not None and recorded != tracking.previous:
+                raise WrongExpectedVersion(
+                    f"{tracking.consumer}: tracking at {recorded}, expected {tracking.previous}")
         positions: list[int] = []
         for row in rows:
             positions.append(await _scalar(conn, _INSERT_EVENT, row))
@@ -196,6 +217,23 @@ class PostgresEventStore(EventStore):
     async def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
         sql = f"{_SELECT} WHERE stream = %s AND version > %s ORDER BY version"
         return await self._select(sql, (stream, after_version))
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        state = json.dumps(snapshot.state, separators=(",", ":"))
+        async with self._pool.connection() as conn:
+            await conn.execute(_UPSERT_SNAPSHOT, (snapshot.stream, snapshot.version,
+                                                  snapshot.position, snapshot.schema, state))
+
+    async def load_snapshot(self, stream: str) -> Snapshot | None:
+        async with self._pool.connection() as conn:
+            cursor = await conn.execute(
+                "SELECT version, position, schema, state FROM snapshots WHERE stream = %s",
+                (stream,))
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        version, position, schema, state = row  # psycopg parses JSONB into a dict
+        return Snapshot(stream, int(version), int(position), int(schema), state)
 
     async def read_all(
         self,

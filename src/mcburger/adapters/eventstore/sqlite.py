@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sqlite3
 from collections.abc import Collection, Sequence
 from pathlib import Path
@@ -16,6 +17,7 @@ from mcburger.application.ports import (
     AlreadyProcessed,
     EventStore,
     RecordedEvent,
+    Snapshot,
     Tracking,
     WrongExpectedVersion,
 )
@@ -40,6 +42,21 @@ CREATE TABLE IF NOT EXISTS tracking (
     consumer TEXT PRIMARY KEY,
     position INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS snapshots (
+    stream TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    position INTEGER NOT NULL,
+    schema INTEGER NOT NULL,
+    state TEXT NOT NULL
+);
+"""
+
+# The newest snapshot per stream; an older one never replaces a newer (two writers may race).
+_UPSERT_SNAPSHOT = """
+INSERT INTO snapshots (stream, version, position, schema, state) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = excluded.position,
+    schema = excluded.schema, state = excluded.state
+WHERE snapshots.version <= excluded.version
 """
 
 _INSERT_EVENT = """
@@ -160,6 +177,9 @@ class SQLiteEventStore(EventStore):
             recorded = await self._tracked(tracking.consumer)
             if tracking.position <= recorded:
                 raise AlreadyProcessed(f"{tracking.consumer}: {tracking.position} <= {recorded}")
+            if tracking.previous is not None and recorded != tracking.previous:
+                raise WrongExpectedVersion(
+                    f"{tracking.consumer}: tracking at {recorded}, expected {tracking.previous}")
         positions: list[int] = []
         for row in rows:
             inserted = await self._db.execute_insert(_INSERT_EVENT, row)
@@ -179,6 +199,23 @@ class SQLiteEventStore(EventStore):
     async def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:
         sql = f"{_SELECT} WHERE stream = ? AND version > ? ORDER BY version"
         return await self._select(sql, (stream, after_version))
+
+    async def save_snapshot(self, snapshot: Snapshot) -> None:
+        state = json.dumps(snapshot.state, separators=(",", ":"))
+        row = (snapshot.stream, snapshot.version, snapshot.position, snapshot.schema, state)
+        async with self._lock:
+            # Outside BEGIN: a single statement is its own (atomic) transaction.
+            await self._db.execute(_UPSERT_SNAPSHOT, row)
+
+    async def load_snapshot(self, stream: str) -> Snapshot | None:
+        async with self._lock:
+            rows = list(await self._db.execute_fetchall(
+                "SELECT version, position, schema, state FROM snapshots WHERE stream = ?",
+                (stream,)))
+        if not rows:
+            return None
+        version, position, schema, state = rows[0]
+        return Snapshot(stream, int(version), int(position), int(schema), json.loads(state))
 
     async def read_all(
         self,
