@@ -4,21 +4,29 @@ seconds. Crafted runs with known times; the documents it writes and what Queries
 
 from __future__ import annotations
 
+import json
 import statistics
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import timedelta
 
 import pytest
 
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
-from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
+from mcburger.adapters.readmodels.memory import InMemoryReadModelStore, _Stored
 from mcburger.application import analytics
 from mcburger.application.analytics import Analytics, KitchenClock, percentile
 from mcburger.application.ports import JSON, EventStore, ReadModelStore, RecordedEvent
 from mcburger.application.queries import Queries
 from mcburger.application.simulation import Simulation
 from mcburger.application.subscription import Subscription
-from mcburger.domain.events import Event, OrderLine, PreparationStarted, stream_name
+from mcburger.domain.events import (
+    Event,
+    OrderCollected,
+    OrderLine,
+    OrderPlaced,
+    PreparationStarted,
+    stream_name,
+)
 from mcburger.domain.kitchen import KitchenSetup
 from mcburger.domain.menu import Menu
 from tests.unit.builders import T0, fixed_menu, item, lines, of_type
@@ -347,18 +355,20 @@ async def append_log(store: EventStore, log: Sequence[Event], done: int = 0) -> 
         versions[stream] = versions.get(stream, 0) + 1
 
 
-async def test_a_restart_rebuilds_memory_writes_nothing_and_then_carries_on_alike() -> None:
+@pytest.mark.parametrize("snapshot_every", [10_000, 25])  # none taken / several taken
+async def test_a_restart_rebuilds_memory_writes_nothing_and_then_carries_on_alike(
+        snapshot_every: int) -> None:
     menu, log = a_busy_day()
     half = len(log) // 2
     events, store = InMemoryEventStore(), InMemoryReadModelStore()
     await append_log(events, log[:half])
-    first = Analytics(events, store, menu, "main")
+    first = Analytics(events, store, menu, "main", snapshot_every)
     subscription = Subscription("analytics", events, first.handle, batch_size=9)
     subscription.position = await first.start()
     await subscription.poll_once()
     before = await documents(store)
 
-    restarted = Analytics(events, store, menu, "main")
+    restarted = Analytics(events, store, menu, "main", snapshot_every)
     again = Subscription("analytics", events, restarted.handle, batch_size=9)
     again.position = await restarted.start()
     assert await again.poll_once() == 0
@@ -372,13 +382,16 @@ async def test_a_restart_rebuilds_memory_writes_nothing_and_then_carries_on_alik
 
 
 
-async def test_a_redelivery_after_a_lost_checkpoint_changes_no_document() -> None:
+@pytest.mark.parametrize("snapshot_every", [10_000, 10])
+async def test_a_redelivery_after_a_lost_checkpoint_changes_no_document(
+        snapshot_every: int) -> None:
     """Without transactions (MongoDB) a commit may write its documents and not the checkpoint:
-    the restarted consumer handles those events again, and must change nothing."""
+    the restarted consumer handles those events again, and must change nothing (a snapshot
+    written ahead of the checkpoint is not used)."""
     menu, log = a_busy_day()
     events, store = InMemoryEventStore(), InMemoryReadModelStore()
     await append_log(events, log)
-    consumer = Analytics(events, store, menu, "main")
+    consumer = Analytics(events, store, menu, "main", snapshot_every)
     await consumer.start()
     batch = records(log)
     await consumer.handle(batch[:40])
@@ -386,10 +399,82 @@ async def test_a_redelivery_after_a_lost_checkpoint_changes_no_document() -> Non
     once = await documents(store)
 
     store._checkpoints[analytics.CONSUMER] = 40  # the second commit's checkpoint was lost
-    restarted = Analytics(events, store, menu, "main")
+    restarted = Analytics(events, store, menu, "main", snapshot_every)
     assert await restarted.start() == 40
     for start in range(40, len(batch), 13):  # redelivered in other batches
         await restarted.handle(batch[start:start + 13])
     await restarted.handle(batch)  # and all of it once more
 
     assert await documents(store) == once
+
+
+class CountingEventStore(InMemoryEventStore):
+    """Counts the log events a consumer reads at start-up."""
+
+    read = 0
+
+    async def read_all(self, after_position: int = 0, limit: int = 500,
+                       categories: Collection[str] | None = None) -> list[RecordedEvent]:
+        found = await super().read_all(after_position, limit, categories)
+        self.read += len(found)
+        return found
+
+
+async def test_a_restart_reads_the_snapshot_and_only_the_log_after_it() -> None:
+    menu, log = a_busy_day()
+    events, store = CountingEventStore(), InMemoryReadModelStore()
+    await append_log(events, log)
+    first = Analytics(events, store, menu, "main", snapshot_every=20)
+    await first.start()
+    for batch in chunks(records(log), 9):
+        await first.handle(batch)
+    events.read = 0
+
+    restarted = Analytics(events, store, menu, "main", snapshot_every=20)
+    assert await restarted.start() == len(log)
+
+    assert len(log) > 200 and events.read < 20 + 9  # at most one interval and one batch
+    assert restarted._state() == first._state()
+
+
+async def test_an_unknown_snapshot_schema_means_a_replay_with_the_same_memory() -> None:
+    menu, log = a_busy_day()
+    events, store = CountingEventStore(), InMemoryReadModelStore()
+    await append_log(events, log)
+    first = Analytics(events, store, menu, "main", snapshot_every=20)
+    await first.start()
+    for batch in chunks(records(log), 9):
+        await first.handle(batch)
+    snapshot = await store.get_versioned(analytics.SNAPSHOT, analytics.SNAPSHOT_KEY)
+    assert snapshot is not None
+    # as a later release would have written it, at the same position
+    store._collections[analytics.SNAPSHOT][analytics.SNAPSHOT_KEY] = _Stored(
+        0, snapshot[1], json.dumps({**snapshot[0], "schema": 99}))
+    events.read = 0
+
+    restarted = Analytics(events, store, menu, "main", snapshot_every=20)
+    await restarted.start()
+
+    assert events.read == len(log)
+    assert restarted._state() == first._state()
+
+
+async def test_memory_holds_only_orders_not_collected_yet() -> None:
+    menu, log = a_busy_day()
+    _, store = await analyse(menu, log, 9)
+    consumer = Analytics(InMemoryEventStore(), InMemoryReadModelStore(), menu, "main")
+    for batch in chunks(records(log), 9):
+        await consumer.handle(batch)
+    collected = {e.number for e in log if isinstance(e, OrderCollected)}
+    placed = {e.number for e in log if isinstance(e, OrderPlaced)}
+
+    assert collected and not collected & set(consumer.measured.placed)
+    assert set(consumer.measured.placed) == placed - collected
+    assert set(consumer.estimates.ordering.orders) == placed - collected
+    summary = (await documents(store))[analytics.SUMMARY][0]  # type: ignore[index]
+    assert summary["orders_placed"] == len(placed)
+    assert summary["orders_collected"] == len(collected)
+
+
+def chunks(batch: list[RecordedEvent], size: int) -> list[list[RecordedEvent]]:
+    return [batch[start:start + size] for start in range(0, len(batch), size)]

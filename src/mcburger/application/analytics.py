@@ -16,12 +16,18 @@ Durations are in *kitchen seconds* (wall seconds x the speed factor in force, se
 Each batch puts only the documents that changed (a summary, a few buckets, the items
 prepared, the estimates that moved), with the batch's last position. The measuring lives in
 the ``analytics_*`` modules; this one composes them and writes.
+
+Its memory is kept in a snapshot document (``analytics_snapshot``), put in the same commit as
+the checkpoint every ``SNAPSHOT_EVERY`` events or more (as many as the memory holds live
+things): a restart reads it and the log after it, never the whole log.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from mcburger.application.analytics_clock import KitchenClock
 from mcburger.application.analytics_documents import (
@@ -36,6 +42,7 @@ from mcburger.application.analytics_samples import percentile
 from mcburger.application.analytics_timeline import BUCKET_SECONDS, timeline
 from mcburger.application.ports import JSON, EventStore, ReadModelStore, RecordedEvent
 from mcburger.application.projection import DocumentBatch
+from mcburger.domain.aggregate import SnapshotUnreadable
 from mcburger.domain.estimates import ItemTimes
 from mcburger.domain.events import Event, UnitPrepared
 from mcburger.domain.menu import Menu
@@ -45,22 +52,30 @@ __all__ = ["BUCKET_SECONDS", "CONSUMER", "ESTIMATES", "ITEM_STATS", "SUMMARY", "
            "TIMELINE", "Analytics", "KitchenClock", "empty_item_stats", "empty_summary",
            "percentile", "timeline"]
 
+log = logging.getLogger(__name__)
+
 CONSUMER = "analytics"
 ESTIMATES, ITEM_STATS = "estimates", "item_stats"
 SUMMARY, SUMMARY_KEY = "analytics_summary", "summary"
 TIMELINE = "analytics_timeline"
+SNAPSHOT, SNAPSHOT_KEY = "analytics_snapshot", "analytics"
+SNAPSHOT_SCHEMA = 1  # bump when the memory's shape changes: an older snapshot is then replayed
+SNAPSHOT_EVERY = 2000  # events between snapshots, at least
 
 
 class Analytics:
     """Mirrors ordering and kitchen from the log (never from their services) to estimate and
     to measure.
 
-    Its in-memory state is rebuilt from the whole log at start-up; only documents for events
-    after its checkpoint are written, so a restart changes nothing already recorded.
+    Its memory is restored at start-up from its snapshot plus the log after it (the whole
+    log only when there is no readable snapshot: the first start after an upgrade); only
+    documents for events after its checkpoint are written, so a restart changes nothing
+    already recorded.
     """
 
     def __init__(self, events: EventStore, store: ReadModelStore, menu: Menu,
-                 restaurant_id: str) -> None:
+                 restaurant_id: str, snapshot_every: int = SNAPSHOT_EVERY) -> None:
+        self.snapshot_every = snapshot_every
         self._events = events
         self._store = store
         self._menu = menu
@@ -73,6 +88,7 @@ class Analytics:
         self.estimates = OrderEstimates(self._restaurant_id, self._menu, self.measured)
         self._written: dict[tuple[str, str], JSON] = {}  # the last document put, per key
         self._position = 0
+        self._since_snapshot = 0  # events learned since the last snapshot was put
 
     @property
     def times(self) -> ItemTimes:
@@ -80,17 +96,63 @@ class Analytics:
         return self.estimates.times
 
     async def start(self) -> int:
-        """Rebuild memory from the log up to the checkpoint; return the checkpoint."""
+        """Restore memory up to the checkpoint (snapshot + log after it); return it."""
         self._reset()
         checkpoint = await self._store.checkpoint(CONSUMER)
-        # Estimates at placement are made by a forward simulation when the order is new, not
-        # by replaying: take them from the documents (write-once, so a document a partial
-        # commit wrote ahead of the checkpoint holds the same value).
-        stored = {doc["number"]: doc for doc in await self._store.find(ESTIMATES)}
+        position = await self._restore_snapshot(checkpoint)
+        # Estimates at placement are made by a forward simulation when an order is new, not
+        # by replaying: take those made after the snapshot from the documents (write-once, so
+        # one a partial commit wrote ahead of the checkpoint holds the same value). Without a
+        # snapshot (the first start after an upgrade) that is every document, once.
+        after = self.estimates.estimated_up_to() if position else 0
+        stored = {doc["number"]: doc
+                  for doc in await self._store.find(ESTIMATES, after_seq=after)}
         for number, document in stored.items():
             self.measured.estimated_at_placement(
                 number, datetime.fromisoformat(document["estimated_at_placement"]))
-        position = 0
+        replayed = await self._learn_log(position, checkpoint)
+        if replayed:
+            log.info("analytics: learned %d events of the log (positions %d-%d) at start-up",
+                     replayed, position + 1, checkpoint)
+        self._position = checkpoint
+        self.measured.buckets.touched.clear()
+        self.measured.buckets.forget_before(self.measured.settled_bucket())
+        # The open orders' latest documents (the snapshot's may be older than the checkpoint).
+        for number in self.estimates.open_numbers():
+            if number not in stored and (doc := await self._store.get(ESTIMATES, str(number))):
+                stored[number] = doc
+        self.estimates.resume(stored)
+        if not position and checkpoint:
+            self._since_snapshot = self.snapshot_every  # snapshot with the next batch
+        return checkpoint
+
+    async def _restore_snapshot(self, checkpoint: int) -> int:
+        """Restore the snapshot if it is readable and not past the checkpoint; its position."""
+        found = await self._store.get_versioned(SNAPSHOT, SNAPSHOT_KEY)
+        if found is None:
+            return 0
+        document, position = found
+        if document.get("schema") != SNAPSHOT_SCHEMA or position > checkpoint:
+            # An unknown format, or one a half-done commit (no transaction: MongoDB) wrote
+            # ahead of its checkpoint: replay instead, never guess.
+            log.warning("analytics: snapshot (schema %s, position %s, checkpoint %s) not used; "
+                        "replaying the log", document.get("schema"), position, checkpoint)
+            return 0
+        try:
+            self._restore(document["state"])
+        except (KeyError, TypeError, ValueError, AttributeError, SnapshotUnreadable) as error:
+            log.warning("analytics: snapshot unreadable (%s); replaying the log", error)
+            self._reset()
+            return 0
+        return position
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.measured = Measurements.restored(state["measured"])
+        self.estimates = OrderEstimates(self._restaurant_id, self._menu, self.measured)
+        self.estimates.restore(state["estimates"])
+
+    async def _learn_log(self, after: int, checkpoint: int) -> int:
+        position, learned = after, 0
         while position < checkpoint:
             batch = [record for record in await self._events.read_all(position, 1000)
                      if record.position <= checkpoint]
@@ -98,11 +160,12 @@ class Analytics:
                 break
             for record in batch:
                 self._learn(record.event)
+            learned += len(batch)
             position = batch[-1].position
-        self._position = checkpoint
-        self.measured.buckets.touched.clear()
-        self.estimates.resume(stored)
-        return checkpoint
+        return learned
+
+    def _state(self) -> dict[str, Any]:
+        return {"measured": self.measured.state(), "estimates": self.estimates.state()}
 
     async def handle(self, batch: Sequence[RecordedEvent]) -> None:
         """Learn a batch of the log and commit the documents it changed with its position."""
@@ -127,6 +190,13 @@ class Analytics:
                 self._put(docs, ITEM_STATS, item.id, self._item_index[item.id],
                           record.position, self.measured.items.document(item))
         self._put_measurements(docs, previous_now, batch[-1].position)
+        self._since_snapshot += len(batch)
+        if self._since_snapshot >= max(self.snapshot_every, len(self.estimates.ordering.orders)):
+            # Last of the batch's puts: an engine without transactions that stops half-way
+            # leaves the previous snapshot (and it is ignored anyway when past the checkpoint).
+            docs.put(SNAPSHOT, SNAPSHOT_KEY, 0, batch[-1].position,
+                     {"schema": SNAPSHOT_SCHEMA, "state": self._state()})
+            self._since_snapshot = 0
         await docs.commit(CONSUMER, batch[-1].position)
 
     def _learn(self, event: Event) -> None:
@@ -157,5 +227,6 @@ class Analytics:
         for slot in [slot for slot in self._written
                      if slot[0] == TIMELINE and int(slot[1]) < dirty[0] * BUCKET_SECONDS]:
             del self._written[slot]
+        self.measured.buckets.forget_before(self.measured.settled_bucket())
         self._put(docs, SUMMARY, SUMMARY_KEY, 0, position,
                   summary_document(self.measured, self.estimates.ordering.last_number))

@@ -42,18 +42,18 @@ def summary_document(measured: Measurements, last_order_number: int) -> JSON:
     capacity = measured.clock.worker_seconds(0.0, now)
     units = measured.units
     allocated = units["stock"] + units["kitchen"]
-    errors = len(measured.errors.kitchen.ordered)
+    errors = measured.errors.kitchen.count
     return {
         "as_of": measured.as_of.isoformat() if measured.as_of else None,
         "kitchen_seconds": rounded(now), "speed": measured.clock.speed,
         "workers": measured.clock.workers, "last_order_number": last_order_number,
-        "orders_placed": len(measured.placed), "orders_ready": len(measured.ready),
+        "orders_placed": measured.placed_count, "orders_ready": measured.ready_count,
         "orders_collected": measured.collected,
-        "orders_waiting": len(measured.placed) - len(measured.ready),
+        "orders_waiting": measured.placed_count - measured.ready_count,
         "wait_placed_to_ready": measured.waits.stats(),
         "wait_ready_to_collected": measured.pickups.stats(),
         "throughput_per_kitchen_hour": (
-            rounded(len(measured.ready) / (now / 3600)) if now else None),
+            rounded(measured.ready_count / (now / 3600)) if now else None),
         "queue_length": measured.queue_length, "busy_workers": len(measured.preparing),
         "utilisation": rounded(busy / capacity) if capacity else None,
         "busy_worker_seconds": rounded(busy), "worker_seconds": rounded(capacity),

@@ -7,6 +7,7 @@ domain's forward estimate runs over the mirror with preparation times learned fr
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from mcburger.application.analytics_measurements import Measurements
 from mcburger.application.analytics_mirror import RestaurantMirror
@@ -58,10 +59,18 @@ class OrderEstimates:
         if number in self._placement_seen:
             self._placement_seen[number] += units
 
+    def estimated_up_to(self) -> int:
+        """Every order up to this number has its estimate at placement (and its document)."""
+        return min([*self._placed, self.ordering.last_number + 1]) - 1
+
+    def open_numbers(self) -> list[int]:
+        return [n for n, order in self.ordering.orders.items() if order.status in OPEN]
+
     def resume(self, stored: dict[int, JSON]) -> None:
-        """After replaying the log up to the checkpoint: carry on from the stored documents
-        of the open orders (an open order without one was placed across the checkpoint)."""
-        placed, self._placed = set(self._placed), []
+        """After restoring (snapshot and log) up to the checkpoint: carry on from the stored
+        documents of the open orders (an open order without one was placed across the
+        checkpoint)."""
+        placed, self._placed, self._open = set(self._placed), [], {}
         for number, order in self.ordering.orders.items():
             if order.status in OPEN:
                 if number in stored:
@@ -69,6 +78,20 @@ class OrderEstimates:
                 elif number in placed:
                     self._placed.append(number)
         self._placement_seen = {n: self._placement_seen[n] for n in self._placed}
+
+    def state(self) -> dict[str, Any]:
+        """Open orders' documents and placements in progress, with the mirror."""
+        return {"mirror": self.mirror.state(),
+                "open": [document for document in self._open.values()],
+                "placed": list(self._placed),
+                "placement_seen": {str(n): seen for n, seen in self._placement_seen.items()}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.mirror.restore(state["mirror"])
+        self._open = {int(document["number"]): dict(document) for document in state["open"]}
+        self._placed = [int(n) for n in state["placed"]]
+        self._placement_seen = {int(n): int(seen)
+                                for n, seen in state["placement_seen"].items()}
 
     def placement_complete(self) -> bool:
         """Whether a new order's placement events are all seen (time to estimate it)."""

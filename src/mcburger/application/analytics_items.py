@@ -25,6 +25,16 @@ class PreparationStats:
         self.times[item].add(kitchen_seconds)
         self.recent[item].append(kitchen_seconds)
 
+    def state(self) -> JSON:
+        return {"times": {item: samples.state() for item, samples in self.times.items()},
+                "recent": {item: list(values) for item, values in self.recent.items()}}
+
+    def restore(self, state: JSON) -> None:
+        for item, samples in state["times"].items():
+            self.times[str(item)] = Samples.restored(samples)
+        for item, values in state["recent"].items():
+            self.recent[str(item)].extend(float(v) for v in values)
+
     def document(self, item: MenuItem) -> JSON:
         """The item's ``item_stats`` document: count, mean, p50, p90 and max, overall and
         over the last ``RECENT_UNITS`` units (``recent_*``)."""
@@ -33,8 +43,8 @@ class PreparationStats:
         for value in self.recent[item.id]:
             recent.add(value)
         return {"item": item.id, "name": item.name, "menu_seconds": item.prep_seconds,
-                "count": len(samples.ordered),
-                **samples.stats(), "window": RECENT_UNITS, "recent_count": len(recent.ordered),
+                "count": samples.count,
+                **samples.stats(), "window": RECENT_UNITS, "recent_count": recent.count,
                 **{f"recent_{name}": value for name, value in recent.stats().items()}}
 
 

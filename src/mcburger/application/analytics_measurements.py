@@ -1,7 +1,9 @@
-"""The kitchen measured from the events, in log order: pure memory, rebuilt from the log.
+"""The kitchen measured from the events, in log order: memory, kept in snapshots.
 
 Times are the events' ``occurred_at`` (wall clock), turned into kitchen seconds by a
-``KitchenClock``. ``analytics_documents`` shapes what of it is stored.
+``KitchenClock``. ``analytics_documents`` shapes what of it is stored. Only what is live is
+held per order (placed, not collected yet); samples are t-digests; timeline buckets that can no
+longer change are forgotten (their documents are stored): memory does not grow with history.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import math
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from mcburger.application.analytics_clock import KitchenClock
+from mcburger.application.analytics_clock import ClockSetup, KitchenClock
 from mcburger.application.analytics_items import PreparationStats
 from mcburger.application.analytics_samples import Durations
 from mcburger.application.analytics_timeline import BUCKET_SECONDS, Buckets, bucket_at
@@ -44,9 +47,9 @@ class Measurements:
     def __init__(self) -> None:
         self.clock = KitchenClock()
         self.as_of: datetime | None = None  # the newest event's time
-        self.placed: dict[int, datetime] = {}
-        self.ready: dict[int, datetime] = {}
-        self.collected = 0
+        self.placed: dict[int, datetime] = {}  # until collected
+        self.ready: dict[int, datetime] = {}  # until collected
+        self.placed_count = self.ready_count = self.collected = 0
         self.waits, self.pickups = Durations(), Durations()
         self.placement_estimates: dict[int, datetime] = {}
         self.errors = Durations()  # absolute errors of the estimates at placement
@@ -68,6 +71,7 @@ class Measurements:
                 self.clock.configure(at, event.speed, event.workers)
             case OrderPlaced():
                 self.placed[event.number] = at
+                self.placed_count += 1
             case OrderReady():
                 self._order_ready(event.number, at)
             case OrderCollected():
@@ -75,6 +79,7 @@ class Measurements:
                 ready = self.ready.get(event.number)
                 if ready is not None:
                     self.pickups.add(self.clock.between(ready, at), (at - ready).total_seconds())
+                self._forget(event.number)
             case UnitAllocated():
                 self.units[event.source] += 1
             case UnitStocked():
@@ -90,8 +95,15 @@ class Measurements:
                 self._prepared(event, at)
         self.buckets.touched.add(self.bucket_of(at))
 
+    def _forget(self, number: int) -> None:
+        """A collected order is done with: nothing of it is measured any more."""
+        for held in (self.placed, self.ready, self.placement_estimates):
+            held.pop(number, None)
+        self._error_counted.discard(number)
+
     def _order_ready(self, number: int, at: datetime) -> None:
         self.ready[number] = at
+        self.ready_count += 1
         placed = self.placed.get(number, at)
         wait = self.clock.between(placed, at)
         self.waits.add(wait, (at - placed).total_seconds())
@@ -160,3 +172,70 @@ class Measurements:
         if self.preparing:  # work going on fills every bucket time moved through
             return touched | set(range(first, math.floor(self.now / BUCKET_SECONDS) + 1))
         return touched | {first, math.floor(self.now / BUCKET_SECONDS)}
+
+    # --- snapshots --------------------------------------------------------------------------
+
+    def settled_bucket(self) -> int:
+        """Buckets before this one can no longer change: no preparation under way started in
+        them and time has moved past them (a small margin covers another process's clock)."""
+        starts = [self.bucket_of(p.started_at) for p in self.preparing.values()]
+        return min([bucket_at(self.now), *starts]) - 5
+
+    def state(self) -> dict[str, Any]:
+        """Everything measured, as plain data (for the analytics snapshot)."""
+        return {
+            "clock": [[s.wall.isoformat(), s.kitchen, s.speed, s.workers]
+                      for s in self.clock.setups],
+            "as_of": _iso(self.as_of),
+            "placed": {str(n): at.isoformat() for n, at in self.placed.items()},
+            "ready": {str(n): at.isoformat() for n, at in self.ready.items()},
+            "counts": [self.placed_count, self.ready_count, self.collected],
+            "waits": self.waits.state(), "pickups": self.pickups.state(),
+            "errors": self.errors.state(), "signed_error": self.signed_error,
+            "placement_estimates": {str(n): at.isoformat()
+                                    for n, at in self.placement_estimates.items()},
+            "error_counted": sorted(self._error_counted),
+            "items": self.items.state(),
+            "preparing": {pid: [p.started_at.isoformat(), p.worker, p.refill]
+                          for pid, p in self.preparing.items()},
+            "busy_seconds": {str(w): s for w, s in self.busy_seconds.items()},
+            "buckets": self.buckets.state(),
+            "queue_length": self.queue_length, "units": dict(self.units),
+            "refills": [self.refill_units, self.units_stocked],
+        }
+
+    @classmethod
+    def restored(cls, state: dict[str, Any]) -> Measurements:
+        measured = cls()
+        measured.clock.setups = [ClockSetup(datetime.fromisoformat(w), float(k), float(s), int(n))
+                                 for w, k, s, n in state["clock"]]
+        measured.as_of = None if state["as_of"] is None else datetime.fromisoformat(
+            state["as_of"])
+        measured.placed = _times(state["placed"])
+        measured.ready = _times(state["ready"])
+        measured.placed_count, measured.ready_count, measured.collected = map(
+            int, state["counts"])
+        measured.waits = Durations.restored(state["waits"])
+        measured.pickups = Durations.restored(state["pickups"])
+        measured.errors = Durations.restored(state["errors"])
+        measured.signed_error = float(state["signed_error"])
+        measured.placement_estimates = _times(state["placement_estimates"])
+        measured._error_counted = {int(n) for n in state["error_counted"]}
+        measured.items.restore(state["items"])
+        measured.preparing = {str(pid): Preparing(datetime.fromisoformat(at), int(w), bool(r))
+                              for pid, (at, w, r) in state["preparing"].items()}
+        measured.busy_seconds.update({int(w): float(s)
+                                      for w, s in state["busy_seconds"].items()})
+        measured.buckets.restore(state["buckets"])
+        measured.queue_length = int(state["queue_length"])
+        measured.units = {str(k): int(v) for k, v in state["units"].items()}
+        measured.refill_units, measured.units_stocked = map(int, state["refills"])
+        return measured
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat()
+
+
+def _times(held: dict[str, str]) -> dict[int, datetime]:
+    return {int(n): datetime.fromisoformat(at) for n, at in held.items()}

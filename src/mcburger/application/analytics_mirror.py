@@ -7,6 +7,7 @@ estimates the live system makes.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from mcburger.domain.estimates import ItemTimes, estimate_ready_times
 from mcburger.domain.events import (
@@ -74,6 +75,31 @@ class RestaurantMirror:
         """Every waiting order's expected ready time, as of ``now``."""
         unaccepted = [(item, quantity) for _, item, quantity in sorted(self.unaccepted.values())]
         return estimate_ready_times(now, self.ordering, self.kitchen, self.times, unaccepted)
+
+    def state(self) -> dict[str, Any]:
+        """The mirror as plain data (for the analytics snapshot)."""
+        return {"ordering": self.ordering.snapshot_state(),
+                "kitchen": self.kitchen.snapshot_state(),
+                "times": {"speed": self.times.speed, "count": dict(self.times.count),
+                          "total": dict(self.times.total)},
+                "unaccepted": [[order_id, item, *rest[::2]]
+                               for (order_id, item), rest in self.unaccepted.items()],
+                "prepared": [self.prepared_units, self.prepared_kitchen_seconds],
+                "started": {pid: at.isoformat() for pid, at in self._started.items()}}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.ordering.restore(state["ordering"], 0)
+        self.kitchen.restore(state["kitchen"], 0)
+        times = state["times"]
+        self.times.speed = float(times["speed"])
+        self.times.count.update({str(k): int(v) for k, v in times["count"].items()})
+        self.times.total.update({str(k): float(v) for k, v in times["total"].items()})
+        self.unaccepted = {(str(o), str(i)): (int(n), str(i), int(q))
+                           for o, i, n, q in state["unaccepted"]}
+        self.prepared_units = int(state["prepared"][0])
+        self.prepared_kitchen_seconds = float(state["prepared"][1])
+        self._started = {str(pid): datetime.fromisoformat(at)
+                         for pid, at in state["started"].items()}
 
     def _accepted(self, order_id: str, item: str, units: int) -> None:
         number, _, remaining = self.unaccepted.pop((order_id, item), (0, item, 0))

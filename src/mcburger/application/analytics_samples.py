@@ -5,12 +5,18 @@ Figures are rounded to milliseconds (``rounded``) before they go into a document
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
+
+from fastdigest import TDigest
 
 from mcburger.application.ports import JSON
+
+# Centroids a t-digest keeps: percentiles are exact (numpy's linear interpolation) up to
+# about this many samples, and within a fraction of a percent beyond, in bounded memory.
+DIGEST_CENTROIDS = 1000
 
 
 def percentile(ordered: Sequence[float], fraction: float) -> float | None:
@@ -30,23 +36,36 @@ def rounded(value: float | None) -> float | None:
 
 
 class Samples:
-    """Durations kept sorted (a day is thousands of samples), for means and percentiles."""
+    """Durations in a t-digest (``fastdigest``): count, sum and max exact, percentiles exact up
+    to ``DIGEST_CENTROIDS`` samples and close beyond, memory bounded whatever the history."""
 
-    def __init__(self) -> None:
-        self.ordered: list[float] = []
-        self.total = 0.0
+    def __init__(self, digest: TDigest | None = None) -> None:
+        self.digest = digest or TDigest(max_centroids=DIGEST_CENTROIDS)
+
+    @property
+    def count(self) -> int:
+        return int(self.digest.n_values)
 
     def add(self, value: float) -> None:
-        bisect.insort(self.ordered, value)
-        self.total += value
+        self.digest.update(value)
 
     def stats(self, suffix: str = "seconds") -> JSON:
         """``mean_``, ``p50_``, ``p90_`` and ``max_<suffix>`` (None without samples)."""
-        count = len(self.ordered)
-        return {f"mean_{suffix}": rounded(self.total / count) if count else None,
-                f"p50_{suffix}": rounded(percentile(self.ordered, 0.5)),
-                f"p90_{suffix}": rounded(percentile(self.ordered, 0.9)),
-                f"max_{suffix}": rounded(self.ordered[-1]) if count else None}
+        if not self.count:
+            return {f"{name}_{suffix}": None for name in ("mean", "p50", "p90", "max")}
+        digest = self.digest
+        return {f"mean_{suffix}": rounded(digest.sum() / self.count),
+                f"p50_{suffix}": rounded(digest.quantile(0.5)),
+                f"p90_{suffix}": rounded(digest.quantile(0.9)),
+                f"max_{suffix}": rounded(digest.max())}
+
+    def state(self) -> dict[str, Any]:
+        # An empty digest's min and max are infinite, which JSON cannot hold.
+        return dict(self.digest.to_dict()) if self.count else {}
+
+    @classmethod
+    def restored(cls, state: dict[str, Any]) -> Samples:
+        return cls(TDigest.from_dict(state)) if state else cls()
 
 
 @dataclass
@@ -63,5 +82,12 @@ class Durations:
     def stats(self, kind: str = "") -> JSON:
         """The count, then the kitchen figures (``<kind>seconds``) and the wall ones
         (``<kind>wall_seconds``)."""
-        return {"count": len(self.kitchen.ordered), **self.kitchen.stats(f"{kind}seconds"),
+        return {"count": self.kitchen.count, **self.kitchen.stats(f"{kind}seconds"),
                 **self.wall.stats(f"{kind}wall_seconds")}
+
+    def state(self) -> dict[str, Any]:
+        return {"kitchen": self.kitchen.state(), "wall": self.wall.state()}
+
+    @classmethod
+    def restored(cls, state: dict[str, Any]) -> Durations:
+        return cls(Samples.restored(state["kitchen"]), Samples.restored(state["wall"]))

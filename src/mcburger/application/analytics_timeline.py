@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from mcburger.application.analytics_samples import rounded
 from mcburger.application.ports import JSON
@@ -56,6 +57,25 @@ class Buckets:
         """The queue length at the end of a bucket (as the last change before it left it)."""
         found = bisect.bisect_right(self._queue_ends, (index, math.inf)) - 1
         return self._queue_ends[found][1] if found >= 0 else 0
+
+    def forget_before(self, index: int) -> None:
+        """Drop buckets before ``index`` (their documents are stored and can no longer change),
+        keeping the queue length the last of them ended with."""
+        for old in [i for i in self.filled if i < index]:
+            del self.filled[old]
+        keep = bisect.bisect_left(self._queue_ends, (index, -math.inf))
+        if keep > 1:
+            del self._queue_ends[:keep - 1]
+
+    def state(self) -> dict[str, Any]:
+        return {"filled": {str(i): [b.busy_seconds, b.orders_ready, b.wait_seconds]
+                           for i, b in self.filled.items()},
+                "queue_ends": [list(end) for end in self._queue_ends]}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        for index, (busy, ready, wait) in state["filled"].items():
+            self.filled[int(index)] = Bucket(float(busy), int(ready), float(wait))
+        self._queue_ends = [(int(i), int(n)) for i, n in state["queue_ends"]]
 
     def worked(self, start: float, end: float) -> None:
         """A preparation finished: its worker time goes to each bucket it overlaps."""
