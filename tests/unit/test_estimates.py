@@ -4,6 +4,7 @@ made at placement, the latest one, and the actual ready time."""
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
@@ -18,7 +19,13 @@ from mcburger.application.policies import kitchen_reacts
 from mcburger.application.ports import RecordedEvent
 from mcburger.application.simulation import Simulation
 from mcburger.domain.estimates import ItemTimes, estimate_ready_times
-from mcburger.domain.events import Event, OrderLine, OrderReady, UnitPrepared, stream_name
+from mcburger.domain.events import (
+    Event,
+    OrderLine,
+    OrderReady,
+    UnitPrepared,
+    stream_name,
+)
 from mcburger.domain.kitchen import Kitchen, KitchenSetup
 from mcburger.domain.menu import Menu
 from mcburger.domain.ordering import Ordering
@@ -277,3 +284,62 @@ async def test_the_estimate_at_placement_does_not_depend_on_where_batches_are_cu
     assert whole is not None and cut is not None
     assert whole["estimated_at_placement"] == (T0 + timedelta(seconds=20)).isoformat()
     assert cut["estimated_at_placement"] == whole["estimated_at_placement"]
+
+
+# --- the forecast kept between events -------------------------------------------------------
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**16), favorites_first=st.booleans(), workers=st.integers(1, 4),
+       gap=st.floats(5, 90))
+def test_the_forecast_kept_between_events_equals_one_simulated_afresh(
+        seed: int, favorites_first: bool, workers: int, gap: float) -> None:
+    """Asked after every event, as analytics asks: the kept forecast (extended by new
+    requests, simulated again only when something else moved) gives every waiting order
+    the time a whole new simulation gives."""
+    from mcburger.application.analytics_mirror import RestaurantMirror
+
+    menu = default_menu()
+    rng = random.Random(seed)
+    sim = Simulation(menu, KitchenSetup(workers=workers, favorites_first=favorites_first),
+                     seed)
+    mirror = RestaurantMirror("main", menu)
+    seen = 0
+    for _ in range(60):
+        sim.advance(rng.expovariate(1 / gap))
+        sim.place([OrderLine(i.id, rng.randint(1, 3)) for i in rng.sample(list(menu), 2)])
+        for event in sim.log[seen:]:
+            mirror.learn(event)
+            kept = mirror.estimate(event.occurred_at)
+            afresh = estimate_ready_times(
+                event.occurred_at, mirror.ordering, mirror.kitchen, mirror.times,
+                [(item, q) for _, item, q in mirror.unaccepted.values()])
+            assert kept.keys() == afresh.keys()
+            for number, at in afresh.items():
+                # the same but for rounding to the microseconds a datetime holds
+                assert abs((kept[number] - at).total_seconds()) <= 2e-6, number
+        seen = len(sim.log)
+
+
+def test_a_growing_queue_is_not_simulated_again_for_each_new_order() -> None:
+    """A lunch rush (orders far faster than the kitchen): a new order extends the forecast;
+    the whole kitchen is simulated again only when the kitchen itself moved."""
+    from mcburger.application.analytics_mirror import RestaurantMirror
+
+    menu = default_menu()
+    sim = Simulation(menu, KitchenSetup(workers=3), seed=1)
+    mirror = RestaurantMirror("main", menu)
+    seen = estimates = 0
+    for _ in range(600):
+        sim.advance(0.5)
+        sim.place([OrderLine("hamburger", 2), OrderLine("cola", 1)])
+        for event in sim.log[seen:]:
+            mirror.learn(event)
+            mirror.estimate(event.occurred_at)
+            estimates += 1
+        seen = len(sim.log)
+
+    assert len(mirror.kitchen.queue) > 1000
+    # A unit started or prepared moves the plan, and so does time while one runs late; a
+    # new order never does.
+    assert mirror.forecast.simulations < estimates / 20

@@ -14,7 +14,13 @@ from mcburger.application.analytics_mirror import RestaurantMirror
 from mcburger.application.analytics_samples import rounded
 from mcburger.application.ports import JSON
 from mcburger.domain.estimates import ItemTimes
-from mcburger.domain.events import Event, KitchenUnitsRequested, OrderPlaced, UnitAllocated
+from mcburger.domain.events import (
+    Event,
+    KitchenUnitsRequested,
+    OrderPlaced,
+    OrderReady,
+    UnitAllocated,
+)
 from mcburger.domain.menu import Menu
 from mcburger.domain.ordering import Ordering, OrderStatus
 
@@ -34,6 +40,7 @@ class OrderEstimates:
         self._open: dict[int, JSON] = {}  # orders not READY yet -> their document
         self._placed: list[int] = []  # placed, no estimate yet
         self._placement_seen: dict[int, int] = {}  # units of a new order accounted for
+        self._ready_since: set[int] = set()  # became READY since the last estimate
 
     @property
     def ordering(self) -> Ordering:
@@ -53,6 +60,8 @@ class OrderEstimates:
                 self._note_placement(event.number, 1)
             case KitchenUnitsRequested():
                 self._note_placement(event.number, event.quantity)
+            case OrderReady():
+                self._ready_since.add(event.number)
         self.mirror.learn(event)
 
     def _note_placement(self, number: int, units: int) -> None:
@@ -104,26 +113,39 @@ class OrderEstimates:
         return self._placement_seen[number] >= total or order.status is OrderStatus.READY
 
     def estimate(self, now: datetime) -> list[JSON]:
-        """Estimate the open orders as of ``now``; return the documents that changed."""
+        """Estimate the open orders as of ``now``; return the documents that changed.
+
+        Only the orders whose estimate or status may have moved are looked at: every open one
+        after a whole simulation of the kitchen, else the new ones and those just READY.
+        """
         estimates = self.mirror.estimate(now)
-        self._open_placed_in_full()
+        opened = self._open_placed_in_full()
+        moved = self.mirror.forecast.changed
+        numbers = (list(self._open) if moved is None
+                   else sorted(set(opened) | self._ready_since | moved))
+        self._ready_since = set()
         changed = []
-        for number, previous in list(self._open.items()):
+        for number in numbers:
+            previous = self._open.get(number)
+            if previous is None:
+                continue
             document = self._updated(number, dict(previous), estimates.get(number, now), now)
             if document != previous:  # most estimates hold still: write only what moved
                 changed.append(document)
         return changed
 
-    def _open_placed_in_full(self) -> None:
+    def _open_placed_in_full(self) -> list[int]:
         # A batch may end inside a placement's events: estimate once all of them are seen.
-        waiting_placement = []
+        waiting_placement, opened = [], []
         for number in self._placed:
             if not self._placed_in_full(number):
                 waiting_placement.append(number)
                 continue
             del self._placement_seen[number]
             self._open.setdefault(number, {})
+            opened.append(number)
         self._placed = waiting_placement
+        return opened
 
     def _updated(self, number: int, document: JSON, estimate: datetime, now: datetime) -> JSON:
         order = self.ordering.orders[number]

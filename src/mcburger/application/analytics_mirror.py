@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mcburger.domain.estimates import ItemTimes, estimate_ready_times
+from mcburger.domain.estimates import Estimates, Forecast, ItemTimes
 from mcburger.domain.events import (
     Event,
     KitchenConfigured,
@@ -17,9 +17,11 @@ from mcburger.domain.events import (
     KitchenUnitsRequested,
     OrderEvent,
     PreparationStarted,
+    UnitAllocated,
     UnitPrepared,
     UnitQueued,
     UnitsCovered,
+    UnitStocked,
 )
 from mcburger.domain.kitchen import Kitchen
 from mcburger.domain.menu import Menu
@@ -42,6 +44,7 @@ class RestaurantMirror:
         self.prepared_units = 0
         self.prepared_kitchen_seconds = 0.0
         self._started: dict[str, datetime] = {}
+        self.forecast = Forecast()
 
     def learn(self, event: Event) -> None:
         """Take in the next event of the log."""
@@ -49,10 +52,17 @@ class RestaurantMirror:
             case KitchenUnitsRequested():
                 self.unaccepted[(event.order_id, event.item)] = (
                     event.number, event.item, event.quantity)
+                waiting = self.ordering.waiting.get(event.item, ())
+                self.forecast.requested(event.number, event.item, len(waiting), event.quantity)
             case UnitQueued():
                 self._accepted(event.order_id, event.item, 1)
             case UnitsCovered():
                 self._accepted(event.order_id, event.item, event.quantity)
+        if isinstance(event, PreparationStarted | UnitPrepared | UnitStocked | UnitsCovered
+                      | KitchenConfigured) or (isinstance(event, UnitAllocated)
+                                               and event.source == "kitchen"):
+            # anything but a new request (or a unit taken from stock) moves the plan
+            self.forecast.stale = True
         if isinstance(event, OrderEvent):
             self.ordering.apply(event)
             self.kitchen.observe(event)
@@ -71,10 +81,14 @@ class RestaurantMirror:
                     self.prepared_units += 1
                     self.prepared_kitchen_seconds += seconds * self.times.speed
 
-    def estimate(self, now: datetime) -> dict[int, datetime]:
-        """Every waiting order's expected ready time, as of ``now``."""
-        unaccepted = [(item, quantity) for _, item, quantity in sorted(self.unaccepted.values())]
-        return estimate_ready_times(now, self.ordering, self.kitchen, self.times, unaccepted)
+    def estimate(self, now: datetime) -> Estimates:
+        """Every waiting order's expected ready time, as of ``now``; ``forecast.changed``
+        says which moved (None: any may have)."""
+        def unaccepted() -> list[tuple[str, int]]:  # O(requests): only for a whole simulation
+            # in the order ordering asked (the dict keeps it), as the kitchen will queue them
+            return [(item, quantity) for _, item, quantity in self.unaccepted.values()]
+
+        return self.forecast.estimate(now, self.ordering, self.kitchen, self.times, unaccepted)
 
     def state(self) -> dict[str, Any]:
         """The mirror as plain data (for the analytics snapshot)."""
@@ -102,6 +116,8 @@ class RestaurantMirror:
                          for pid, at in state["started"].items()}
 
     def _accepted(self, order_id: str, item: str, units: int) -> None:
-        number, _, remaining = self.unaccepted.pop((order_id, item), (0, item, 0))
-        if remaining > units:
+        number, _, remaining = self.unaccepted.get((order_id, item), (0, item, 0))
+        if remaining > units:  # assigning in place keeps its place in the asking order
             self.unaccepted[(order_id, item)] = (number, item, remaining - units)
+        else:
+            self.unaccepted.pop((order_id, item), None)
