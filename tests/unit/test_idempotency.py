@@ -24,7 +24,8 @@ from mcburger.domain.events import (
 from tests.unit.driver import Driver
 
 COLLECTIONS = (views.ORDERS, views.BOARD_CHANGES, views.STOCK, views.KITCHEN_VIEW,
-               analytics.ESTIMATES, analytics.ITEM_STATS, analytics.SUMMARY, analytics.TIMELINE)
+               views.KITCHEN_QUEUE, analytics.ESTIMATES, analytics.ITEM_STATS, analytics.SUMMARY,
+               analytics.TIMELINE)
 
 
 async def snapshot(store: ReadModelStore) -> dict[str, list[JSON] | int]:

@@ -67,5 +67,5 @@ class PrometheusMetrics:
             if collection == "stock":
                 self.stock.labels(document["item"]).set(document["count"])
             elif collection == "kitchen":
-                self.queue_length.set(len(document["queue"]))
+                self.queue_length.set(document["queue_length"])
                 self.busy_workers.set(sum(w["state"] == "busy" for w in document["workers"]))

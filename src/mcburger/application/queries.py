@@ -10,6 +10,8 @@ from mcburger.domain.menu import Menu
 from mcburger.domain.ordering import OrderStatus
 
 ACTIVE = (OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS, OrderStatus.READY)
+# Reads of the kitchen before answering with rows and workers of two different moments.
+KITCHEN_READ_TRIES = 5
 PUBLIC_ORDER_FIELDS = ("id", "number", "status", "items", "placed_at", "estimated_ready_at",
                        "ready_at", "collected_at")
 
@@ -86,9 +88,31 @@ class Queries:
         return {item.id: counts.get(item.id, 0) for item in self._menu}
 
     async def kitchen(self) -> JSON:
-        document = await self._store.get(views.KITCHEN_VIEW, views.KITCHEN_KEY)
-        return document or {"workers": [], "queue": [], "favorites_first": False,
-                            "stock_target": 0, "speed": 1.0}
+        """The workers, the set-up and the queue (oldest first), as of one kitchen event.
+
+        The queue's rows and the kitchen document are separate reads. Every commit that changes
+        a row also moves the document (it counts the queue), so a document unchanged across the
+        read of the rows means both show the same moment; else read again (a bounded number of
+        times: under a constant stream of kitchen events the last read is answered).
+        """
+        for _ in range(KITCHEN_READ_TRIES - 1):
+            kitchen, consistent = await self._read_kitchen()
+            if consistent:
+                return kitchen
+        return (await self._read_kitchen())[0]
+
+    async def _read_kitchen(self) -> tuple[JSON, bool]:
+        """The kitchen, and whether its document stayed the same while the rows were read."""
+        document, position = await self._kitchen_document()
+        if "queue" in document:  # written before the queue had rows, and not moved yet
+            return document, True
+        queue = await self._store.find(views.KITCHEN_QUEUE, after_seq=views.STARTED_SEQ)
+        document.pop("queue_length")
+        return {**document, "queue": queue}, (await self._kitchen_document())[1] == position
+
+    async def _kitchen_document(self) -> tuple[JSON, int]:
+        found = await self._store.get_versioned(views.KITCHEN_VIEW, views.KITCHEN_KEY)
+        return found or (views.empty_kitchen(), 0)
 
     async def analytics_summary(self) -> JSON:
         """Counts, waits, throughput, queue, utilisation and estimate accuracy, as of the

@@ -30,6 +30,14 @@ CONSUMER = "views"  # its checkpoint is the board's version
 KITCHEN_CONSUMER = "views-kitchen"
 ORDERS, BOARD_CHANGES, STOCK, KITCHEN_VIEW = "orders", "board_changes", "stock", "kitchen"
 KITCHEN_KEY = "kitchen"
+# The kitchen's queue: one row per unit, keyed by request id, seq = its UnitQueued's position
+# (so ``find`` lists it oldest first). A started unit's row stays as a marker at STARTED_SEQ:
+# its position then makes the Put guard ignore a redelivered UnitQueued, and the queue is
+# read with ``after_seq=STARTED_SEQ``, a range of the seq index holding queued units
+# only, however many have been started before. The `kitchen` document keeps the workers, the
+# set-up and the queue's length: per event the kitchen view writes O(workers), not O(queue).
+KITCHEN_QUEUE = "kitchen_queue"
+STARTED_SEQ = 0
 
 _STATUS_OF = {OrderStarted: OrderStatus.IN_PROGRESS, OrderReady: OrderStatus.READY,
               OrderCollected: OrderStatus.COLLECTED}
@@ -58,14 +66,16 @@ class ViewsProjection:
 
     async def handle(self, batch: Sequence[RecordedEvent]) -> None:
         """Ordering's events: orders, board changes, stock."""
-        await self._project(CONSUMER, batch)
+        await self._project(CONSUMER, batch, DocumentBatch(self._store))
 
     async def handle_kitchen(self, batch: Sequence[RecordedEvent]) -> None:
-        """The kitchen's events: the kitchen view."""
-        await self._project(KITCHEN_CONSUMER, batch)
-
-    async def _project(self, consumer: str, batch: Sequence[RecordedEvent]) -> None:
+        """The kitchen's events: the kitchen document and the queue's rows."""
         docs = DocumentBatch(self._store)
+        await _move_old_queue_to_rows(docs, self._store, batch[-1].position)
+        await self._project(KITCHEN_CONSUMER, batch, docs)
+
+    async def _project(self, consumer: str, batch: Sequence[RecordedEvent],
+                       docs: DocumentBatch) -> None:
         for record in batch:
             await self._apply(docs, record)
         puts = await docs.commit(consumer, batch[-1].position)
@@ -110,12 +120,11 @@ class ViewsProjection:
                 self._board_change(docs, position, event.number, status)
             case UnitStocked():
                 await self._add_stock(docs, position, event.item, +1)
-            case KitchenConfigured() | UnitQueued() | PreparationStarted() | UnitPrepared():
-                if await docs.reflects(KITCHEN_VIEW, KITCHEN_KEY, position):
-                    return
-                kitchen = await docs.get(KITCHEN_VIEW, KITCHEN_KEY) or _empty_kitchen()
-                _apply_to_kitchen(kitchen, event)
-                docs.put(KITCHEN_VIEW, KITCHEN_KEY, 0, position, kitchen)
+            case UnitQueued() | PreparationStarted():
+                _apply_to_queue(docs, event, position)
+                await _apply_to_kitchen_document(docs, event, position)
+            case KitchenConfigured() | UnitPrepared():
+                await _apply_to_kitchen_document(docs, event, position)
 
     async def _order(self, docs: DocumentBatch, number: int) -> JSON:
         order = await docs.get(ORDERS, str(number))
@@ -137,9 +146,62 @@ class ViewsProjection:
                  current)
 
 
-def _empty_kitchen() -> JSON:
-    return {"workers": [], "worker_count": 0, "queue": [], "favorites_first": False,
+def empty_kitchen() -> JSON:
+    """The kitchen document before the kitchen's first event."""
+    return {"workers": [], "worker_count": 0, "queue_length": 0, "favorites_first": False,
             "stock_target": 0, "speed": 1.0}
+
+
+def _apply_to_queue(docs: DocumentBatch, event: UnitQueued | PreparationStarted,
+                    position: int) -> None:
+    """A queued unit gets its row; a started one leaves a marker out of the queue's range.
+
+    Both are blind writes, nothing is read: a redelivered UnitQueued puts its row again at its
+    own position, which the Put position guard ignores once the row says more (started).
+    """
+    if event.request_id is None:  # a refill: it never queued
+        return
+    if isinstance(event, UnitQueued):
+        unit = {"request_id": event.request_id, "item": event.item,
+                "order_number": event.number, "queued_at": event.occurred_at.isoformat()}
+        docs.put(KITCHEN_QUEUE, event.request_id, position, position, unit)
+    else:
+        started = {"request_id": event.request_id, "started": True}
+        docs.put(KITCHEN_QUEUE, event.request_id, STARTED_SEQ, position, started)
+
+
+async def _apply_to_kitchen_document(docs: DocumentBatch, event: Event, position: int) -> None:
+    if await docs.reflects(KITCHEN_VIEW, KITCHEN_KEY, position):
+        return
+    kitchen = await docs.get(KITCHEN_VIEW, KITCHEN_KEY) or empty_kitchen()
+    _apply_to_kitchen(kitchen, event)
+    docs.put(KITCHEN_VIEW, KITCHEN_KEY, 0, position, kitchen)
+
+
+async def _move_old_queue_to_rows(docs: DocumentBatch, store: ReadModelStore,
+                                  position: int) -> None:
+    """Upgrade: a kitchen document written before the queue had rows holds the whole queue.
+
+    Its units become rows at the document's stored position: the Put guard then ignores a
+    redelivered UnitQueued (not newer), and a later PreparationStarted still marks the row
+    started. The rows are put before the document: without transactions (MongoDB) a commit
+    that stops half-way leaves the document as it was, and the redelivery moves the queue
+    again.
+    """
+    kitchen = await docs.get(KITCHEN_VIEW, KITCHEN_KEY)
+    if kitchen is None or "queue" not in kitchen:
+        return
+    found = await store.get_versioned(KITCHEN_VIEW, KITCHEN_KEY)
+    stored_at = 0 if found is None else found[1]
+    queue: list[JSON] = kitchen.pop("queue")
+    # each unit's UnitQueued lies at or below stored_at, so these seqs keep them first, in order
+    first = max(STARTED_SEQ + 1, stored_at - len(queue) + 1)
+    for seq, unit in enumerate(queue, start=first):
+        docs.put(KITCHEN_QUEUE, unit["request_id"], seq, stored_at, unit)
+    kitchen["queue_length"] = len(queue)
+    # at the batch's end: once committed, the document has taken in every event of the batch
+    # (an event of the batch that changes it puts it again, at its own position)
+    docs.put(KITCHEN_VIEW, KITCHEN_KEY, 0, position, kitchen)
 
 
 def _idle(worker: int) -> JSON:
@@ -160,12 +222,10 @@ def _apply_to_kitchen(kitchen: JSON, event: Event) -> None:
                                  if w["id"] <= event.workers or w["state"] == "busy"),
                                 key=lambda w: w["id"])
         case UnitQueued():
-            kitchen["queue"].append({"request_id": event.request_id, "item": event.item,
-                                     "order_number": event.number,
-                                     "queued_at": event.occurred_at.isoformat()})
+            kitchen["queue_length"] += 1
         case PreparationStarted():
-            kitchen["queue"] = [unit for unit in kitchen["queue"]
-                                if unit["request_id"] != event.request_id]
+            if event.request_id is not None:
+                kitchen["queue_length"] -= 1
             busy = {"id": event.worker, "state": "busy", "item": event.item,
                     "order_number": event.number, "started_at": event.occurred_at.isoformat(),
                     "preparation_id": event.preparation_id}
