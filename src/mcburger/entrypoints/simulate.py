@@ -1,5 +1,6 @@
 """``mcburger simulate``: a restaurant day on a virtual clock, with a table, report.json and
-PNG plots (waits.png, queue.png, estimate_error.png) in ``--out``.
+PNG plots (waits.png, queue.png, estimate_error.png) in ``--out``; or, with ``--into``, the day
+written into an empty data directory for ``mcburger run`` (``simulate_into``).
 
 The simulator itself is ``mcburger.application.simulator``; this module turns options into its
 inputs and its results into output. Plots use matplotlib's Agg canvas: no display needed.
@@ -29,6 +30,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from mcburger.adapters.datadir import DataDirectoryInUse
 from mcburger.application import simulator_bounds, simulator_estimates, simulator_figures
 from mcburger.application.simulator import (
     DayResult,
@@ -47,10 +49,15 @@ from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
 from mcburger.domain.kitchen import KitchenSetup
 from mcburger.domain.menu import Menu
+from mcburger.entrypoints import simulate_into
+
+MAX_REPORTED_ORDERS = 100_000  # a report holds every order and event in memory; --into does not
 
 
 def simulate(
-    orders: Annotated[int, typer.Option(min=1, max=100_000, help="Orders in the day")] = 1000,
+    orders: Annotated[int, typer.Option(
+        min=1, max=1_000_000,
+        help=f"Orders in the day (at most {MAX_REPORTED_ORDERS:,} without --into)")] = 1000,
     arrival_rate: Annotated[float | None, typer.Option(
         min=0.001, help="Poisson arrivals, orders per HOUR [default: the rate that keeps "
                         f"{DEFAULT_WORKERS} workers {DEFAULT_UTILISATION:.0%} busy with the mix]")
@@ -68,14 +75,19 @@ def simulate(
     ] = None,
     stock_target: Annotated[int, typer.Option(
         min=0, max=100, help="Pre-made units kept of each favourite")] = 3,
-    out: Annotated[Path, typer.Option(
-        help="Where report.json and the plots go")] = Path("simulation"),
+    out: Annotated[Path | None, typer.Option(
+        help="Where report.json and the plots go [simulation]")] = None,
     compare: Annotated[bool, typer.Option(
         "--compare", help="Also run FF.1 off/on x workers N-1, N, N+1 on the same arrivals "
                           "and print them in one table (comparison.json)")] = False,
+    into: Annotated[Path | None, typer.Option(
+        help="Instead of a report, write the day (every order collected once READY) into "
+             "this new or empty data directory, for mcburger run --data-dir")] = None,
 ) -> None:
     """Simulate a restaurant day (no sleeping): waits, utilisation, stock, estimate accuracy."""
-    the_menu = _menu(menu)
+    _check_into(into, out, compare, orders)
+    settings = _settings(menu)
+    the_menu = _menu(settings)
     the_mix = _mix(mix, the_menu)
     rate = arrival_rate if arrival_rate is not None else the_mix.arrival_rate(the_menu)
     arrivals = poisson_arrivals(orders, rate, the_mix, random.Random(seed))
@@ -88,6 +100,10 @@ def simulate(
     console.print(f"{orders} orders, Poisson arrivals at {rate:.2f} orders/hour "
                   f"({the_mix.expected_work_seconds(the_menu):.0f} s of kitchen work per order "
                   f"on average), seed {seed}")
+    if into is not None:
+        _write_into(console, into, settings, arrivals, setup, seed)
+        return
+    out = out or Path("simulation")
     results = _run(console, the_menu, arrivals, setups, seed)
     main = results[setups.index(setup)]
     console.print(figures_table(results))
@@ -110,14 +126,63 @@ def simulate(
                   + ", waits.png, queue.png, estimate_error.png")
 
 
-def _menu(path: Path | None) -> Menu:
+def _check_into(into: Path | None, out: Path | None, compare: bool, orders: int) -> None:
+    if into is None:
+        if orders > MAX_REPORTED_ORDERS:
+            raise typer.BadParameter(f"at most {MAX_REPORTED_ORDERS:,} orders for a report "
+                                     "(--into takes more)", param_hint="--orders")
+        return
+    if compare or out is not None:
+        raise typer.BadParameter("--into writes a data directory, not a report: "
+                                 "leave out --compare and --out", param_hint="--into")
     try:
-        settings = Settings(menu=path) if path is not None else Settings()  # else MCBURGER_MENU
-        return settings.load_menu()
+        simulate_into.refuse_unless_empty(into)
+    except simulate_into.NotEmpty as error:
+        raise typer.BadParameter(f"{error}: give a new or empty directory "
+                                 "(the day becomes its whole history)",
+                                 param_hint="--into") from error
+
+
+def _settings(menu: Path | None) -> Settings:
+    """The settings ``mcburger run`` would read (MCBURGER_*), with ``--menu`` if given."""
+    try:
+        return Settings(menu=menu) if menu is not None else Settings()  # else MCBURGER_MENU
     except ValidationError as error:
         raise typer.BadParameter(str(error)) from error
+
+
+def _menu(settings: Settings) -> Menu:
+    try:
+        return settings.load_menu()
     except (InvalidMenu, OSError, tomllib.TOMLDecodeError) as error:
         raise typer.BadParameter(f"menu: {error}", param_hint="--menu") from error
+
+
+def _write_into(console: Console, into: Path, settings: Settings, arrivals: Sequence[Arrival],
+                setup: KitchenSetup, seed: int) -> None:
+    steps = {"simulate": "Simulating the day", "write": f"Writing {into / 'events.db'}",
+             "project": "Building the read models"}
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        tasks: dict[str, TaskID] = {}
+
+        def advance(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = progress.add_task(steps[step], total=total)
+            progress.update(tasks[step], completed=done, total=total)
+
+        try:
+            written = simulate_into.write_day(into, settings, arrivals, setup, seed, advance)
+        except DataDirectoryInUse as error:
+            typer.echo(f"mcburger: {error}; stop it or choose another --into", err=True)
+            raise typer.Exit(1) from None
+        except simulate_into.NotEmpty as error:
+            raise typer.BadParameter(f"{error}: give a new or empty directory",
+                                     param_hint="--into") from error
+    console.print(f"Wrote {written.orders:,} orders, every one collected, as {written.events:,} "
+                  f"events from {written.start:%Y-%m-%d %H:%M} to {written.end:%Y-%m-%d %H:%M} "
+                  f"UTC into {into}. Open it: mcburger run --data-dir {into}")
 
 
 def _mix(path: Path | None, menu: Menu) -> MenuMix:
