@@ -47,7 +47,7 @@ class PrometheusMetrics:
                                   ["consumer"], registry=r)
         self._placed_at: dict[int, datetime] = {}
 
-    def projected(self, event: Event, documents: Sequence[tuple[str, dict[str, Any]]]) -> None:
+    def projected(self, event: Event) -> None:
         match event:
             case OrderPlaced():
                 self.orders_placed.inc()
@@ -63,6 +63,8 @@ class PrometheusMetrics:
                 self.units_prepared.labels(event.item).inc()
             case UnitAllocated():
                 self.units_allocated.labels(event.source).inc()
+
+    def written(self, documents: Sequence[tuple[str, dict[str, Any]]]) -> None:
         for collection, document in documents:
             if collection == "stock":
                 self.stock.labels(document["item"]).set(document["count"])

@@ -117,6 +117,7 @@ class Analytics:
         self._position = checkpoint
         self.measured.buckets.touched.clear()
         self.measured.buckets.forget_before(self.measured.settled_bucket())
+        self.measured.forget_collected()
         # The open orders' latest documents (the snapshot's may be older than the checkpoint).
         for number in self.estimates.open_numbers():
             if number not in stored and (doc := await self._store.get(ESTIMATES, str(number))):
@@ -178,18 +179,21 @@ class Analytics:
         for index, record in enumerate(batch):
             self._learn(record.event)
             following = batch[index + 1] if index + 1 < len(batch) else None
-            if (following is None or following.event.occurred_at != record.event.occurred_at
+            if following is None:
+                self._put_estimates(docs, record, latest=True)  # what this batch writes
+            elif (following.event.occurred_at != record.event.occurred_at
                     or self.estimates.placement_complete()):
                 # After each instant (one decision's events share a time), and as soon as an
                 # order's placement is complete: its estimate at placement then depends only
                 # on the log up to its placement, not on where batches are cut or on a
                 # reaction that happens to share its time stamp.
-                self._put_estimates(docs, record)
+                self._put_estimates(docs, record, latest=False)
             if isinstance(record.event, UnitPrepared):
                 item = self._menu[record.event.item]
                 self._put(docs, ITEM_STATS, item.id, self._item_index[item.id],
                           record.position, self.measured.items.document(item))
         self._put_measurements(docs, previous_now, batch[-1].position)
+        self.measured.forget_collected()
         self._since_snapshot += len(batch)
         if self._since_snapshot >= max(self.snapshot_every, len(self.estimates.ordering.orders)):
             # Last of the batch's puts: an engine without transactions that stops half-way
@@ -204,8 +208,8 @@ class Analytics:
         self.estimates.learn(event)
         self.measured.learn(event)
 
-    def _put_estimates(self, docs: DocumentBatch, record: RecordedEvent) -> None:
-        for document in self.estimates.estimate(record.event.occurred_at):
+    def _put_estimates(self, docs: DocumentBatch, record: RecordedEvent, latest: bool) -> None:
+        for document in self.estimates.estimate(record.event.occurred_at, latest):
             number = document["number"]
             docs.put(ESTIMATES, str(number), number, record.position, document)
 

@@ -41,6 +41,10 @@ class OrderEstimates:
         self._placed: list[int] = []  # placed, no estimate yet
         self._placement_seen: dict[int, int] = {}  # units of a new order accounted for
         self._ready_since: set[int] = set()  # became READY since the last estimate
+        self._all_moved, self._moved = True, set[int]()  # estimates moved since the latest
+        # order id, placed at and units of the orders placed or open here: a collected order
+        # leaves the mirror, maybe within the instant it was placed in
+        self._info: dict[int, tuple[str, str, int]] = {}
 
     @property
     def ordering(self) -> Ordering:
@@ -56,6 +60,8 @@ class OrderEstimates:
             case OrderPlaced():
                 self._placed.append(event.number)
                 self._placement_seen[event.number] = 0
+                self._info[event.number] = (event.order_id, event.occurred_at.isoformat(),
+                                            sum(line.quantity for line in event.lines))
             case UnitAllocated(source="stock"):
                 self._note_placement(event.number, 1)
             case KitchenUnitsRequested():
@@ -87,13 +93,15 @@ class OrderEstimates:
                 elif number in placed:
                     self._placed.append(number)
         self._placement_seen = {n: self._placement_seen[n] for n in self._placed}
+        self._info = {n: self._info[n] for n in [*self._placed, *self._open] if n in self._info}
 
     def state(self) -> dict[str, Any]:
         """Open orders' documents and placements in progress, with the mirror."""
         return {"mirror": self.mirror.state(),
                 "open": [document for document in self._open.values()],
                 "placed": list(self._placed),
-                "placement_seen": {str(n): seen for n, seen in self._placement_seen.items()}}
+                "placement_seen": {str(n): seen for n, seen in self._placement_seen.items()},
+                "info": {str(n): list(info) for n, info in self._info.items()}}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.mirror.restore(state["mirror"])
@@ -101,6 +109,8 @@ class OrderEstimates:
         self._placed = [int(n) for n in state["placed"]]
         self._placement_seen = {int(n): int(seen)
                                 for n, seen in state["placement_seen"].items()}
+        self._info = {int(n): (str(o), str(at), int(units))
+                      for n, (o, at, units) in state["info"].items()}
 
     def placement_complete(self) -> bool:
         """Whether a new order's placement events are all seen (time to estimate it)."""
@@ -108,28 +118,42 @@ class OrderEstimates:
 
     def _placed_in_full(self, number: int) -> bool:
         """Whether every unit of a new order is accounted for (from stock or requested)."""
-        order = self.ordering.orders[number]
-        total = sum(line.quantity for line in order.lines)
-        return self._placement_seen[number] >= total or order.status is OrderStatus.READY
+        order = self.ordering.orders.get(number)  # None: collected already
+        return (self._placement_seen[number] >= self._info[number][2] or order is None
+                or order.status is OrderStatus.READY)
 
-    def estimate(self, now: datetime) -> list[JSON]:
-        """Estimate the open orders as of ``now``; return the documents that changed.
+    def estimate(self, now: datetime, latest: bool = True) -> list[JSON]:
+        """Estimate as of ``now``; return the documents that changed.
 
-        Only the orders whose estimate or status may have moved are looked at: every open one
-        after a whole simulation of the kitchen, else the new ones and those just READY.
+        Orders whose placement is complete get their estimate at placement, and orders just
+        READY their ready time, at once: those belong to this instant. With ``latest`` (at the
+        end of a batch: what is written), every open order whose estimate may have moved since
+        the last such call is brought up to date too: all after a whole simulation of the
+        kitchen, else the new ones. A batch of a rebuild thus simulates the kitchen about once
+        per placement, not once per instant.
         """
-        estimates = self.mirror.estimate(now)
         opened = self._open_placed_in_full()
-        moved = self.mirror.forecast.changed
-        numbers = (list(self._open) if moved is None
-                   else sorted(set(opened) | self._ready_since | moved))
+        if not latest and not opened and not self._ready_since:
+            return []
+        estimates = self.mirror.estimate(now) if latest or opened else None
+        if estimates is not None:
+            moved = self.mirror.forecast.changed
+            if moved is None:
+                self._all_moved = True
+            else:
+                self._moved |= moved
+        numbers = set(opened) | self._ready_since
+        if latest:
+            numbers = set(self._open) if self._all_moved else numbers | self._moved
+            self._all_moved, self._moved = False, set()
         self._ready_since = set()
         changed = []
-        for number in numbers:
+        for number in sorted(numbers):
             previous = self._open.get(number)
             if previous is None:
                 continue
-            document = self._updated(number, dict(previous), estimates.get(number, now), now)
+            estimate = now if estimates is None else estimates.get(number, now)
+            document = self._updated(number, dict(previous), estimate, now)
             if document != previous:  # most estimates hold still: write only what moved
                 changed.append(document)
         return changed
@@ -148,16 +172,17 @@ class OrderEstimates:
         return opened
 
     def _updated(self, number: int, document: JSON, estimate: datetime, now: datetime) -> JSON:
-        order = self.ordering.orders[number]
+        order = self.ordering.orders.get(number)
+        status = OrderStatus.COLLECTED if order is None else order.status
         if not document:
-            document = {"number": number, "order_id": order.order_id,
-                        "placed_at": order.placed_at.isoformat(),
+            order_id, placed_at, _ = self._info[number]
+            document = {"number": number, "order_id": order_id, "placed_at": placed_at,
                         "estimated_at_placement": estimate.isoformat(),
                         "estimated_ready_at": estimate.isoformat(), "ready_at": None,
                         "wait_seconds": None, "error_seconds": None,
                         "error_wall_seconds": None}
             self._measured.estimated_at_placement(number, estimate)
-        if order.status in (OrderStatus.READY, OrderStatus.COLLECTED):
+        if status in (OrderStatus.READY, OrderStatus.COLLECTED):
             document["ready_at"] = document["ready_at"] or now.isoformat()
             document["estimated_ready_at"] = document["ready_at"]
             document["wait_seconds"] = rounded(self._measured.wait(number))
@@ -165,6 +190,7 @@ class OrderEstimates:
             if error is not None:
                 document["error_seconds"], document["error_wall_seconds"] = map(rounded, error)
             del self._open[number]
+            del self._info[number]
         else:
             document["estimated_ready_at"] = estimate.isoformat()
             self._open[number] = document

@@ -50,6 +50,7 @@ class Measurements:
         self.placed: dict[int, datetime] = {}  # until collected
         self.ready: dict[int, datetime] = {}  # until collected
         self.placed_count = self.ready_count = self.collected = 0
+        self._collected_now: list[int] = []
         self.waits, self.pickups = Durations(), Durations()
         self.placement_estimates: dict[int, datetime] = {}
         self.errors = Durations()  # absolute errors of the estimates at placement
@@ -79,7 +80,7 @@ class Measurements:
                 ready = self.ready.get(event.number)
                 if ready is not None:
                     self.pickups.add(self.clock.between(ready, at), (at - ready).total_seconds())
-                self._forget(event.number)
+                self._collected_now.append(event.number)
             case UnitAllocated():
                 self.units[event.source] += 1
             case UnitStocked():
@@ -95,11 +96,15 @@ class Measurements:
                 self._prepared(event, at)
         self.buckets.touched.add(self.bucket_of(at))
 
-    def _forget(self, number: int) -> None:
-        """A collected order is done with: nothing of it is measured any more."""
-        for held in (self.placed, self.ready, self.placement_estimates):
-            held.pop(number, None)
-        self._error_counted.discard(number)
+    def forget_collected(self) -> None:
+        """The orders collected since the last call are done with: nothing of them is measured
+        any more. Called once their estimate documents are written (an order may be placed,
+        ready and collected within one instant)."""
+        for number in self._collected_now:
+            for held in (self.placed, self.ready, self.placement_estimates):
+                held.pop(number, None)
+            self._error_counted.discard(number)
+        self._collected_now.clear()
 
     def _order_ready(self, number: int, at: datetime) -> None:
         self.ready[number] = at

@@ -45,9 +45,12 @@ _STAMP_OF = {OrderStarted: "started_at", OrderReady: "ready_at", OrderCollected:
 
 
 class ViewsObserver(Protocol):
-    """Told about each newly projected event and the documents written (e.g. metrics)."""
+    """Told about each newly projected event, then about the documents a batch wrote (e.g.
+    metrics): O(events + documents) a batch."""
 
-    def projected(self, event: Event, documents: Sequence[tuple[str, JSON]]) -> None: ...
+    def projected(self, event: Event) -> None: ...
+
+    def written(self, documents: Sequence[tuple[str, JSON]]) -> None: ...
 
 
 class ViewsProjection:
@@ -80,9 +83,9 @@ class ViewsProjection:
             await self._apply(docs, record)
         puts = await docs.commit(consumer, batch[-1].position)
         if self._observer is not None:
-            written = [(put.collection, put.document) for put in puts]
             for record in batch:
-                self._observer.projected(record.event, written)
+                self._observer.projected(record.event)
+            self._observer.written([(put.collection, put.document) for put in puts])
 
     async def _apply(self, docs: DocumentBatch, record: RecordedEvent) -> None:
         event, position = record.event, record.position

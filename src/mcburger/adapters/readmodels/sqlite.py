@@ -85,21 +85,19 @@ class SQLiteReadModelStore(ReadModelStore):
         return cls(db)
 
     async def get(self, collection: str, key: str) -> JSON | None:
-        async with self._lock:
-            cursor = await self._db.execute(
+        async with self._lock:  # one round trip to the driver's thread, not two
+            rows = list(await self._db.execute_fetchall(
                 "SELECT body FROM documents WHERE collection = ? AND key = ?", (collection, key)
-            )
-            row = await cursor.fetchone()
-        return None if row is None else _decode(row[0])
+            ))
+        return _decode(rows[0][0]) if rows else None
 
     async def get_versioned(self, collection: str, key: str) -> tuple[JSON, int] | None:
         async with self._lock:
-            cursor = await self._db.execute(
+            rows = list(await self._db.execute_fetchall(
                 "SELECT body, position FROM documents WHERE collection = ? AND key = ?",
                 (collection, key),
-            )
-            row = await cursor.fetchone()
-        return None if row is None else (_decode(row[0]), int(row[1]))
+            ))
+        return (_decode(rows[0][0]), int(rows[0][1])) if rows else None
 
     async def find(
         self,
