@@ -66,6 +66,20 @@ class ReadModelStoreContract:
         await store.commit("p", 7, [put("a", 1, 7, status="ready")])
         assert await store.get_versioned("orders", "a") == ({"key": "a", "status": "ready"}, 7)
 
+    async def test_get_versioned_many_reads_several_keys_at_once(
+        self, store: ReadModelStore
+    ) -> None:
+        assert await store.get_versioned_many("orders", ["a", "b"]) == {}
+        await store.commit("p", 4, [put("a", 1, 3, status="new"), put("b", 2, 4, status="x"),
+                                    put("a", 1, 3, "stock", status="other collection")])
+        assert await store.get_versioned_many("orders", ["b", "a", "missing", "a"]) == {
+            "a": ({"key": "a", "status": "new"}, 3), "b": ({"key": "b", "status": "x"}, 4)}
+        assert await store.get_versioned_many("orders", []) == {}
+        many = [put(f"k{n}", n, 10 + n) for n in range(1200)]  # more than one statement's worth
+        await store.commit("p", 5000, many)
+        found = await store.get_versioned_many("orders", [f"k{n}" for n in range(1200)])
+        assert len(found) == 1200 and found["k1199"] == ({"key": "k1199"}, 1209)
+
     async def test_non_json_document_fails_and_commits_nothing(self, store: ReadModelStore) -> None:
         with pytest.raises((TypeError, ValueError)):
             await store.commit("p", 1, [put("a", 1, 1), put("b", 2, 1, when={1, 2})])

@@ -181,6 +181,16 @@ class ReadModelStore(abc.ABC):
         """
 
     @abc.abstractmethod
+    async def get_versioned_many(
+        self, collection: str, keys: Collection[str]
+    ) -> dict[str, tuple[JSON, int]]:
+        """``get_versioned`` of several keys in one round trip; missing keys are left out.
+
+        A projection reads every document a batch will touch at once (a rebuild otherwise
+        spends its time waiting on one read per document).
+        """
+
+    @abc.abstractmethod
     async def find(
         self,
         collection: str,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from mcburger.application.ports import JSON, Put, ReadModelStore
 
 
@@ -27,6 +29,17 @@ class DocumentBatch:
             self._cache[slot] = None if found is None else found[0]
             self._stored_at[slot] = 0 if found is None else found[1]
         return self._cache[slot]
+
+    async def prefetch(self, collection: str, keys: Collection[str]) -> None:
+        """Read the documents of ``keys`` not read yet, in one round trip."""
+        wanted = [key for key in set(keys) if (collection, key) not in self._cache]
+        if not wanted:
+            return
+        found = await self._store.get_versioned_many(collection, wanted)
+        for key in wanted:
+            slot = (collection, key)
+            document, position = found.get(key, (None, 0))
+            self._cache[slot], self._stored_at[slot] = document, position
 
     async def reflects(self, collection: str, key: str, position: int) -> bool:
         """Whether the STORED document already includes the event at ``position``.

@@ -69,7 +69,13 @@ class ViewsProjection:
 
     async def handle(self, batch: Sequence[RecordedEvent]) -> None:
         """Ordering's events: orders, board changes, stock."""
-        await self._project(CONSUMER, batch, DocumentBatch(self._store))
+        docs = DocumentBatch(self._store)
+        # Every order and stock document the batch touches, read at once.
+        await docs.prefetch(ORDERS, {str(number) for record in batch
+                                     if (number := getattr(record.event, "number", None))})
+        await docs.prefetch(STOCK, {record.event.item for record in batch
+                                    if isinstance(record.event, UnitStocked | UnitAllocated)})
+        await self._project(CONSUMER, batch, docs)
 
     async def handle_kitchen(self, batch: Sequence[RecordedEvent]) -> None:
         """The kitchen's events: the kitchen document and the queue's rows."""

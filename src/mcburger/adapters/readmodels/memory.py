@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from mcburger.application.ports import JSON, Put, ReadModelStore
@@ -42,6 +42,13 @@ class InMemoryReadModelStore(ReadModelStore):
     async def get_versioned(self, collection: str, key: str) -> tuple[JSON, int] | None:
         stored = self._collections.get(collection, {}).get(key)
         return None if stored is None else (_decode(stored.body), stored.position)
+
+    async def get_versioned_many(
+        self, collection: str, keys: Collection[str]
+    ) -> dict[str, tuple[JSON, int]]:
+        documents = self._collections.get(collection, {})
+        return {key: (_decode(documents[key].body), documents[key].position)
+                for key in keys if key in documents}
 
     async def find(
         self,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import bson
@@ -70,6 +70,17 @@ class MongoReadModelStore(ReadModelStore):
         found = await self._documents(collection).find_one({"_id": key},
                                                            {"body": 1, "position": 1})
         return None if found is None else (_body(found), int(found["position"]))
+
+    async def get_versioned_many(
+        self, collection: str, keys: Collection[str]
+    ) -> dict[str, tuple[JSON, int]]:
+        wanted = sorted(set(keys))
+        if not wanted:
+            return {}
+        cursor = self._documents(collection).find({"_id": {"$in": wanted}},
+                                                  {"body": 1, "position": 1})
+        return {str(found["_id"]): (_body(found), int(found["position"]))
+                async for found in cursor}
 
     async def find(
         self,

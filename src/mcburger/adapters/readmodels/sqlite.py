@@ -7,7 +7,7 @@ import contextlib
 import json
 import re
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +98,22 @@ class SQLiteReadModelStore(ReadModelStore):
                 (collection, key),
             ))
         return (_decode(rows[0][0]), int(rows[0][1])) if rows else None
+
+    async def get_versioned_many(
+        self, collection: str, keys: Collection[str]
+    ) -> dict[str, tuple[JSON, int]]:
+        wanted = sorted(set(keys))
+        found: dict[str, tuple[JSON, int]] = {}
+        # SQLite allows 32,766 parameters a statement; stay far below it.
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            async with self._lock:
+                rows = await self._db.execute_fetchall(
+                    "SELECT key, body, position FROM documents "
+                    f"WHERE collection = ? AND key IN ({marks})", (collection, *chunk))
+            found.update((key, (_decode(body), int(position))) for key, body, position in rows)
+        return found
 
     async def find(
         self,
