@@ -478,3 +478,21 @@ async def test_memory_holds_only_orders_not_collected_yet() -> None:
 
 def chunks(batch: list[RecordedEvent], size: int) -> list[list[RecordedEvent]]:
     return [batch[start:start + size] for start in range(0, len(batch), size)]
+
+
+async def test_an_order_placed_ready_and_collected_within_one_instant_is_recorded() -> None:
+    """Served from stock and collected at once (the customer waited at the counter): the
+    order has left the mirror by the time the instant is estimated, and is recorded all the
+    same, with no wait."""
+    sim = Simulation(fixed_menu(), KitchenSetup(workers=1, stock_target=1), seed=1)
+    sim.run_until_quiet()  # a burger in stock
+    number = sim.place(lines(burger=1))
+    sim.collect(number)
+
+    queries, _ = await analyse(fixed_menu(), sim.log)
+
+    [estimate] = await queries.recent_estimates(10)
+    assert estimate["number"] == number and estimate["wait_seconds"] == 0.0
+    assert estimate["ready_at"] == estimate["placed_at"]
+    summary = await queries.analytics_summary()
+    assert summary["orders_collected"] == 1 and summary["orders_waiting"] == 0
