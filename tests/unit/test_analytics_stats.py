@@ -420,7 +420,9 @@ class CountingEventStore(InMemoryEventStore):
         return found
 
 
-async def test_a_restart_reads_the_snapshot_and_only_the_log_after_it() -> None:
+async def analysed_with_snapshots(
+) -> tuple[Menu, list[Event], CountingEventStore, InMemoryReadModelStore, Analytics]:
+    """A busy day handled in batches of 9, a snapshot every 20 events or so."""
     menu, log = a_busy_day()
     events, store = CountingEventStore(), InMemoryReadModelStore()
     await append_log(events, log)
@@ -429,6 +431,11 @@ async def test_a_restart_reads_the_snapshot_and_only_the_log_after_it() -> None:
     for batch in chunks(records(log), 9):
         await first.handle(batch)
     events.read = 0
+    return menu, log, events, store, first
+
+
+async def test_a_restart_reads_the_snapshot_and_only_the_log_after_it() -> None:
+    menu, log, events, store, first = await analysed_with_snapshots()
 
     restarted = Analytics(events, store, menu, "main", snapshot_every=20)
     assert await restarted.start() == len(log)
@@ -438,19 +445,12 @@ async def test_a_restart_reads_the_snapshot_and_only_the_log_after_it() -> None:
 
 
 async def test_an_unknown_snapshot_schema_means_a_replay_with_the_same_memory() -> None:
-    menu, log = a_busy_day()
-    events, store = CountingEventStore(), InMemoryReadModelStore()
-    await append_log(events, log)
-    first = Analytics(events, store, menu, "main", snapshot_every=20)
-    await first.start()
-    for batch in chunks(records(log), 9):
-        await first.handle(batch)
+    menu, log, events, store, first = await analysed_with_snapshots()
     snapshot = await store.get_versioned(analytics.SNAPSHOT, analytics.SNAPSHOT_KEY)
     assert snapshot is not None
     # as a later release would have written it, at the same position
     store._collections[analytics.SNAPSHOT][analytics.SNAPSHOT_KEY] = _Stored(
         0, snapshot[1], json.dumps({**snapshot[0], "schema": 99}))
-    events.read = 0
 
     restarted = Analytics(events, store, menu, "main", snapshot_every=20)
     await restarted.start()

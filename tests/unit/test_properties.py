@@ -55,9 +55,11 @@ days = st.builds(Day, setups, st.integers(0, 2**32), st.none() | st.integers(0, 
                  st.lists(steps, max_size=25).map(tuple))
 
 
-def live(day: Day) -> Simulation:
-    interleave = None if day.interleave is None else random.Random(day.interleave)
-    sim = Simulation(MENU, day.setup, day.seed, interleave=interleave)
+def live(day: Day, sim: Simulation | None = None) -> Simulation:
+    """Play ``day`` (on ``sim``, or on a new simulation of it)."""
+    if sim is None:
+        interleave = None if day.interleave is None else random.Random(day.interleave)
+        sim = Simulation(MENU, day.setup, day.seed, interleave=interleave)
     for step in day.steps:
         sim.advance(step.wait_seconds)
         sim.place(step.lines)

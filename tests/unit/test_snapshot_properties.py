@@ -14,8 +14,8 @@ from mcburger.application.simulation import Simulation
 from mcburger.domain.aggregate import Aggregate
 from mcburger.domain.events import Event, KitchenEvent, OrderEvent
 from mcburger.domain.kitchen import Kitchen
-from mcburger.domain.ordering import Ordering, OrderStatus
-from tests.unit.test_properties import MENU, Day, days
+from mcburger.domain.ordering import Ordering
+from tests.unit.test_properties import MENU, Day, days, live
 
 
 class SnapshottingSimulation(Simulation):
@@ -79,12 +79,7 @@ def replayed_kitchen(own: list[Event], observed: list[Event], seed: int,
 
 def play(day: Day, settle: bool) -> SnapshottingSimulation:
     sim = SnapshottingSimulation(day)
-    for step in day.steps:
-        sim.advance(step.wait_seconds)
-        sim.place(step.lines)
-        ready = [n for n, o in sim.ordering.orders.items() if o.status is OrderStatus.READY]
-        if step.collect is not None and ready:
-            sim.collect(ready[step.collect % len(ready)])
+    live(day, sim)
     if settle:
         sim.run_until_quiet()
     return sim
