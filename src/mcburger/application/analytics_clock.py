@@ -53,8 +53,10 @@ class KitchenClock:
         """Kitchen seconds at ``wall`` (negative before the first set-up; 0 without one)."""
         if not self.setups:
             return 0.0
-        index = max(0, bisect.bisect_right(self.setups, wall, key=lambda s: s.wall) - 1)
-        setup = self.setups[index]
+        setup = self.setups[-1]
+        if wall < setup.wall:  # rare: a time before the newest set-up (events come in order)
+            index = max(0, bisect.bisect_right(self.setups, wall, key=lambda s: s.wall) - 1)
+            setup = self.setups[index]
         return setup.kitchen + (wall - setup.wall).total_seconds() * setup.speed
 
     def between(self, start: datetime, end: datetime) -> float:
