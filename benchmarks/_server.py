@@ -1,0 +1,203 @@
+"""Shared by the benchmark scripts: one `mcburger run` of our own on 127.0.0.1, the machine it
+runs on, and the median/min/max of repeated runs.
+
+Every server is started on a free port of 127.0.0.1 with its own log file, and stopped (SIGTERM,
+then SIGKILL after a bound) by the process id we started, never by name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+STOP_SECONDS = 30.0
+COMMIT_ENV = "MCBURGER_BENCHMARK_COMMIT"  # set by use_commit: the code measured is that commit
+NUMBER_LIST = re.compile(r"\[\s+(-?[\d.e+-]+(?:,\s+-?[\d.e+-]+)*)\s+\]")
+POLL_SECONDS = 0.02  # between /healthz polls while waiting: fine enough for second-scale waits
+
+Health = dict[str, Any]
+
+
+def use_commit(revision: str, cache: Path) -> str:
+    """Run every `mcburger` of this process from a clean export of `revision`'s src/, not from
+    the working tree the editable install points at (someone may be editing it meanwhile).
+
+    The export is kept in `cache`/src-SHA and put first on PYTHONPATH, which the children
+    inherit; returns the full commit id.
+    """
+    sha = _git("rev-parse", "--verify", f"{revision}^{{commit}}")
+    if not sha:
+        raise SystemExit(f"unknown revision {revision!r}")
+    export = cache / f"src-{sha}"
+    if not (export / "src" / "mcburger").exists():
+        partial = cache / f"src-{sha}.partial"
+        shutil.rmtree(partial, ignore_errors=True)
+        partial.mkdir(parents=True)
+        archive = subprocess.run(["git", "archive", sha, "src"], cwd=ROOT, check=True,
+                                 capture_output=True).stdout
+        subprocess.run(["tar", "-x", "-C", str(partial)], input=archive, check=True)
+        partial.rename(export)
+    os.environ["PYTHONPATH"] = str(export / "src")
+    os.environ[COMMIT_ENV] = sha
+    return sha
+
+
+def mcburger_command() -> list[str]:
+    """The `mcburger` of this interpreter's environment (the project's .venv)."""
+    script = Path(sys.executable).with_name("mcburger")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "mcburger"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((HOST, 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A running `mcburger run`; `launched` is the monotonic time just before it was spawned."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    launched: float
+    log_path: Path
+
+    @classmethod
+    def start(cls, data_dir: Path, log_path: Path, *options: str) -> Server:
+        port = free_port()
+        command = [*mcburger_command(), "run", "--host", HOST, "--port", str(port),
+                   "--data-dir", str(data_dir), *options]
+        log = log_path.open("wb")
+        launched = time.monotonic()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL)
+        log.close()  # the child keeps its own descriptor
+        return cls(process, f"http://{HOST}:{port}", launched, log_path)
+
+    def client(self, timeout: float = 60.0) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=timeout)
+
+    def wait_for(self, client: httpx.Client, done: Callable[[Health], bool],
+                 timeout: float) -> tuple[float, Health]:
+        """Poll /healthz until `done(health)`; seconds since launch and the health seen."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"mcburger exited with {self.process.returncode}; "
+                                   f"see {self.log_path}")
+            health = self._health(client)
+            if health is not None and done(health):
+                return time.monotonic() - self.launched, health
+            time.sleep(POLL_SECONDS)
+        raise TimeoutError(f"not done after {timeout:.0f} s; see {self.log_path}")
+
+    @staticmethod
+    def _health(client: httpx.Client) -> Health | None:
+        try:
+            response = client.get("/healthz")
+        except httpx.TransportError:
+            return None
+        return response.json() if response.status_code == 200 else None
+
+    def rss_mib(self) -> float:
+        """Resident memory of the server process (VmRSS), in MiB."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS in /proc status")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def lag_is_zero(consumers: Sequence[str] | None = None) -> Callable[[Health], bool]:
+    """A /healthz predicate: the named consumers (all if None) report lag 0."""
+    def done(health: Health) -> bool:
+        lag: dict[str, int] = health.get("consumer_lag") or {}
+        names = lag.keys() if consumers is None else consumers
+        return bool(lag) and all(lag.get(name) == 0 for name in names)
+    return done
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Median, min and max of repeated runs."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values)}
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on, and with which code."""
+    exported = os.environ.get(COMMIT_ENV)
+    return {"nproc": os.cpu_count(), "cpu": _cpu_model(), "ram_gib": round(_ram_gib(), 1),
+            "os": platform.platform(), "python": platform.python_version(),
+            "commit": exported or _git("rev-parse", "HEAD"),
+            "code": "clean export of the commit" if exported else "working tree",
+            "src_changed_since_commit": not exported and bool(
+                _git("status", "--porcelain", "--", "src")),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+
+
+def command_line() -> str:
+    """How this benchmark was started, relative to the repository."""
+    script = Path(sys.argv[0]).resolve()
+    shown = script.relative_to(ROOT) if script.is_relative_to(ROOT) else script
+    return shlex.join([".venv/bin/python", str(shown), *sys.argv[1:]])
+
+
+def print_machine(info: dict[str, Any]) -> None:
+    changed = " + uncommitted changes in src/" if info["src_changed_since_commit"] else ""
+    print(f"machine: {info['nproc']} CPUs, {info['cpu']}, {info['ram_gib']} GiB RAM, "
+          f"{info['os']}, Python {info['python']}")
+    print(f"code: {info['code']}, commit {info['commit']}{changed}; load average at start: "
+          f"{info['load_average_at_start']}")
+    print(f"command: {command_line()}")
+
+
+def write_json(path: Path, report: dict[str, Any]) -> None:
+    """Indented JSON, with each list of plain numbers on one line (per-request latencies)."""
+    text = json.dumps(report, indent=1, ensure_ascii=False)
+    text = NUMBER_LIST.sub(lambda found: "[" + " ".join(found[1].split()) + "]", text)
+    path.write_text(text + "\n")
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def _ram_gib() -> float:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return int(line.split()[1]) / 1024 / 1024
+    return 0.0
+
+
+def _git(*args: str) -> str:
+    done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
+    return done.stdout.strip()
