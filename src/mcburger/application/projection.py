@@ -47,8 +47,12 @@ class DocumentBatch:
         Such an event is a redelivery (a broker may cut it into a different batch than the
         first time): applying it again to the document would count it twice.
         """
+        return await self.stored_at(collection, key) >= position
+
+    async def stored_at(self, collection: str, key: str) -> int:
+        """The position of the newest event the STORED document reflects (0: none stored)."""
         await self.get(collection, key)
-        return self._stored_at[(collection, key)] >= position
+        return self._stored_at[(collection, key)]
 
     def put(self, collection: str, key: str, seq: int, position: int, document: JSON) -> None:
         self._cache[(collection, key)] = document

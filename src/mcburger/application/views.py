@@ -80,7 +80,7 @@ class ViewsProjection:
     async def handle_kitchen(self, batch: Sequence[RecordedEvent]) -> None:
         """The kitchen's events: the kitchen document and the queue's rows."""
         docs = DocumentBatch(self._store)
-        await _move_old_queue_to_rows(docs, self._store, batch[-1].position)
+        await _move_old_queue_to_rows(docs, batch[-1].position)
         await self._project(KITCHEN_CONSUMER, batch, docs)
 
     async def _project(self, consumer: str, batch: Sequence[RecordedEvent],
@@ -187,8 +187,7 @@ async def _apply_to_kitchen_document(docs: DocumentBatch, event: Event, position
     docs.put(KITCHEN_VIEW, KITCHEN_KEY, 0, position, kitchen)
 
 
-async def _move_old_queue_to_rows(docs: DocumentBatch, store: ReadModelStore,
-                                  position: int) -> None:
+async def _move_old_queue_to_rows(docs: DocumentBatch, position: int) -> None:
     """Upgrade: a kitchen document written before the queue had rows holds the whole queue.
 
     Its units become rows at the document's stored position: the Put guard then ignores a
@@ -200,8 +199,7 @@ async def _move_old_queue_to_rows(docs: DocumentBatch, store: ReadModelStore,
     kitchen = await docs.get(KITCHEN_VIEW, KITCHEN_KEY)
     if kitchen is None or "queue" not in kitchen:
         return
-    found = await store.get_versioned(KITCHEN_VIEW, KITCHEN_KEY)
-    stored_at = 0 if found is None else found[1]
+    stored_at = await docs.stored_at(KITCHEN_VIEW, KITCHEN_KEY)
     queue: list[JSON] = kitchen.pop("queue")
     # each unit's UnitQueued lies at or below stored_at, so these seqs keep them first, in order
     first = max(STARTED_SEQ + 1, stored_at - len(queue) + 1)

@@ -60,9 +60,7 @@ def estimate_ready_times(now: datetime, ordering: Ordering, kitchen: Kitchen,
     ``unaccepted`` lists ``(item, quantity)`` requests ordering made that the kitchen has not
     queued yet (an observer a little behind the kitchen), in placement order.
     """
-    forecast = Forecast()
-    found = forecast.estimate(now, ordering, kitchen, expected, unaccepted)
-    return {number: found[number] for number in found}
+    return dict(Forecast().estimate(now, ordering, kitchen, expected, unaccepted))
 
 
 class Estimates(Mapping[int, datetime]):
@@ -169,9 +167,8 @@ class Forecast:
         self._free_at = free_at or [0.0]
         heapq.heapify(self._free_at)
         self._supply = supply
-        self._valid_until = now + timedelta(seconds=valid) if valid < math.inf else None
-        if self._valid_until is None:
-            self._valid_until = datetime.max.replace(tzinfo=now.tzinfo)
+        self._valid_until = (now + timedelta(seconds=valid) if valid < math.inf
+                             else datetime.max.replace(tzinfo=now.tzinfo))
         if kitchen.setup.favorites_first:
             for favourite, need in zip(kitchen.menu.favorites, refills, strict=True):
                 for _ in range(need):

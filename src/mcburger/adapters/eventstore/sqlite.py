@@ -182,10 +182,7 @@ class SQLiteEventStore(EventStore):
         tracking: Tracking | None,
     ) -> list[int]:
         """The body of ``append``'s transaction; raising makes the caller roll back."""
-        current = await self._scalar(
-            "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,)
-        )
-        _check_version(stream, current, expected_version)
+        _check_version(stream, await self._stream_version(stream), expected_version)
         if tracking is not None:
             _check_tracking(tracking, await self._tracked(tracking.consumer))
         positions: list[int] = []
@@ -243,9 +240,7 @@ class SQLiteEventStore(EventStore):
         tracked: dict[str, int] = {}
         for append in appends:
             if append.stream not in versions:
-                versions[append.stream] = await self._scalar(
-                    "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?",
-                    (append.stream,))
+                versions[append.stream] = await self._stream_version(append.stream)
             _check_version(append.stream, versions[append.stream], append.expected_version)
             versions[append.stream] += len(append.events)
             if append.tracking is not None:
@@ -342,6 +337,10 @@ class SQLiteEventStore(EventStore):
     async def _scalar(self, sql: str, params: tuple[Any, ...]) -> int:
         rows = list(await self._db.execute_fetchall(sql, params))
         return int(rows[0][0])
+
+    async def _stream_version(self, stream: str) -> int:
+        return await self._scalar(
+            "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?", (stream,))
 
     async def _tracked(self, consumer: str) -> int:
         rows = list(
