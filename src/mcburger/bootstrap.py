@@ -22,7 +22,7 @@ from mcburger.application.ordering_service import OrderingService
 from mcburger.application.ports import Bus, Clock, EventCodec, EventStore, ReadModelStore
 from mcburger.application.queries import Queries
 from mcburger.application.relay import Relay
-from mcburger.application.subscription import BatchHandler, Subscription
+from mcburger.application.subscription import BatchHandler, SharedSubscription, Subscription
 from mcburger.application.views import ViewsProjection
 from mcburger.config import Settings
 from mcburger.domain.events import CATEGORIES, KITCHEN, ORDERING
@@ -48,6 +48,9 @@ class Consumer:
     checkpoint: Callable[[], Awaitable[int]]
     categories: tuple[str, ...]
     in_log_order: bool = False  # reads several topics: restore the log's order
+    # Writes read models only (decides nothing): following the log, the process's projections
+    # share one read of it; a deciding consumer keeps its own, never waiting for a projection.
+    projection: bool = False
 
 
 @dataclass
@@ -84,11 +87,12 @@ class Restaurant:
                                  self.ordering.checkpoint, (KITCHEN,)),
             "kitchen": Consumer("kitchen", self.kitchen.handle_ordering_events,
                                 self.kitchen.checkpoint, (ORDERING,)),
-            "views": Consumer("board", self.views.handle, self.views.checkpoint, (ORDERING,)),
+            "views": Consumer("board", self.views.handle, self.views.checkpoint, (ORDERING,),
+                              projection=True),
             "views-kitchen": Consumer("board", self.views.handle_kitchen,
-                                      self.views.kitchen_checkpoint, (KITCHEN,)),
+                                      self.views.kitchen_checkpoint, (KITCHEN,), projection=True),
             "analytics": Consumer("analytics", self.analytics.handle, self.analytics.start,
-                                  CATEGORIES, in_log_order=True),
+                                  CATEGORIES, in_log_order=True, projection=True),
         }
 
     async def start(self) -> None:
@@ -98,9 +102,16 @@ class Restaurant:
                 self.settings.topic_partitions)
         if "kitchen" in self.roles:
             await self.kitchen.start()
+        projections: dict[str, Consumer] = {}
         for name, consumer in self.consumers().items():
-            if consumer.role in self.roles:
+            if consumer.role not in self.roles:
+                continue
+            if self.bus is None and consumer.projection:
+                projections[name] = consumer
+            else:
                 self._start_feed(self._feed(name, consumer), consumer.checkpoint)
+        if projections:
+            self._start_projections(projections)
         if "relay" in self.roles:
             if self.bus is None:
                 raise ValueError("the relay needs a bus (MCBURGER_KAFKA_BOOTSTRAP)")
@@ -129,6 +140,19 @@ class Restaurant:
             await feed.run(await checkpoint())
 
         self._spawn(feed.name, run)
+
+    def _start_projections(self, projections: dict[str, Consumer]) -> None:
+        """The projections following the log, on one read of it (one task, ``projections``)."""
+        feeds = [Subscription(name, self.events, consumer.handle,
+                              None if consumer.in_log_order else consumer.categories)
+                 for name, consumer in projections.items()]
+        shared = SharedSubscription("projections", self.events, feeds)
+        self.feeds.update({feed.name: feed for feed in feeds})
+
+        async def run() -> None:
+            await shared.run([await consumer.checkpoint() for consumer in projections.values()])
+
+        self._spawn(shared.name, run)
 
     def _spawn(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         self._tasks.append(asyncio.create_task(self._supervise(name, run), name=name))

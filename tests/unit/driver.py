@@ -10,7 +10,7 @@ from typing import Any
 from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
-from mcburger.application.subscription import Subscription
+from mcburger.application.subscription import SharedSubscription, Subscription
 from mcburger.bootstrap import Restaurant, bootstrap
 from mcburger.config import Settings
 from mcburger.domain.events import KITCHEN, ORDERING
@@ -40,6 +40,9 @@ class Driver:
         self.views_kitchen = Subscription("views-kitchen", r.events, r.views.handle_kitchen,
                                           (KITCHEN,))
         self.analytics = Subscription("analytics", r.events, r.analytics.handle)
+        # as the composition root runs them: one read of the log for the projections
+        self.projections = SharedSubscription(
+            "projections", r.events, [self.views, self.views_kitchen, self.analytics])
 
     @classmethod
     async def open(cls, **settings: Any) -> Driver:
@@ -62,8 +65,7 @@ class Driver:
     async def drain(self) -> None:
         """Poll every consumer until none has anything left."""
         while sum([await sub.poll_once()
-                   for sub in (self.kitchen, self.ordering, self.views, self.views_kitchen,
-                                   self.analytics)]):
+                   for sub in (self.kitchen, self.ordering, self.projections)]):
             pass
 
     async def next_finish(self) -> datetime | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -47,22 +48,37 @@ class PrometheusMetrics:
                                   ["consumer"], registry=r)
         self._placed_at: dict[int, datetime] = {}
 
-    def projected(self, event: Event) -> None:
-        match event:
-            case OrderPlaced():
-                self.orders_placed.inc()
-                self._placed_at[event.number] = event.occurred_at
-            case OrderReady():
-                self.orders_ready.inc()
-                placed = self._placed_at.pop(event.number, None)
-                if placed is not None:
-                    self.order_wait.observe((event.occurred_at - placed).total_seconds())
-            case OrderCollected():
-                self.orders_collected.inc()
-            case UnitPrepared():
-                self.units_prepared.labels(event.item).inc()
-            case UnitAllocated():
-                self.units_allocated.labels(event.source).inc()
+    def projected(self, events: Sequence[Event]) -> None:
+        # Counted first, then one increment a counter: a rebuild passes 5,000 events a batch.
+        counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        for event in events:
+            match event:
+                case OrderPlaced():
+                    counts["placed", ""] += 1
+                    self._placed_at[event.number] = event.occurred_at
+                case OrderReady():
+                    counts["ready", ""] += 1
+                    placed = self._placed_at.pop(event.number, None)
+                    if placed is not None:
+                        self.order_wait.observe((event.occurred_at - placed).total_seconds())
+                case OrderCollected():
+                    counts["collected", ""] += 1
+                case UnitPrepared():
+                    counts["prepared", event.item] += 1
+                case UnitAllocated():
+                    counts["allocated", event.source] += 1
+        for (kind, label), count in counts.items():
+            match kind:
+                case "placed":
+                    self.orders_placed.inc(count)
+                case "ready":
+                    self.orders_ready.inc(count)
+                case "collected":
+                    self.orders_collected.inc(count)
+                case "prepared":
+                    self.units_prepared.labels(label).inc(count)
+                case "allocated":
+                    self.units_allocated.labels(label).inc(count)
 
     def written(self, documents: Sequence[tuple[str, dict[str, Any]]]) -> None:
         for collection, document in documents:

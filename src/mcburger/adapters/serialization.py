@@ -61,7 +61,7 @@ class EventSerializer:
             raise UnknownEventType(type_name)
         if isinstance(data, str) and version == cls.VERSION:
             # The common case, straight from the text: twice as fast as parsing, then
-            # validating (a rebuild deserializes every event of the log once per consumer).
+            # validating (a rebuild deserializes every event of the log).
             fast: Event = self._adapters[type_name].validate_json(data)
             return fast
         payload = json.loads(data) if isinstance(data, str) else dict(data)

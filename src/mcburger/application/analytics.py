@@ -18,8 +18,9 @@ prepared, the estimates that moved), with the batch's last position. The measuri
 the ``analytics_*`` modules; this one composes them and writes.
 
 Its memory is kept in a snapshot document (``analytics_snapshot``), put in the same commit as
-the checkpoint every ``SNAPSHOT_EVERY`` events or more (as many as the memory holds live
-things): a restart reads it and the log after it, never the whole log.
+the checkpoint every ``SNAPSHOT_EVERY`` events or more (as many as it holds values: digest
+centroids and live things, so its writing costs O(1) an event): a restart reads it and the log
+after it, never the whole log.
 """
 
 from __future__ import annotations
@@ -176,6 +177,7 @@ class Analytics:
             return  # a redelivery within this process: already learned
         self._position = batch[-1].position
         previous_now = self.measured.now
+        prepared: dict[str, int] = {}  # item: position of its last UnitPrepared in the batch
         for index, record in enumerate(batch):
             self._learn(record.event)
             following = batch[index + 1] if index + 1 < len(batch) else None
@@ -189,19 +191,28 @@ class Analytics:
                 # reaction that happens to share its time stamp.
                 self._put_estimates(docs, record, latest=False)
             if isinstance(record.event, UnitPrepared):
-                item = self._menu[record.event.item]
-                self._put(docs, ITEM_STATS, item.id, self._item_index[item.id],
-                          record.position, self.measured.items.document(item))
+                prepared[record.event.item] = record.position
+        for item_id, position in prepared.items():  # once a batch: its statistics are O(menu)
+            item = self._menu[item_id]
+            self._put(docs, ITEM_STATS, item.id, self._item_index[item.id], position,
+                      self.measured.items.document(item))
         self._put_measurements(docs, previous_now, batch[-1].position)
         self.measured.forget_collected()
         self._since_snapshot += len(batch)
-        if self._since_snapshot >= max(self.snapshot_every, len(self.estimates.ordering.orders)):
+        if self._since_snapshot >= self.snapshot_interval():
             # Last of the batch's puts: an engine without transactions that stops half-way
             # leaves the previous snapshot (and it is ignored anyway when past the checkpoint).
             docs.put(SNAPSHOT, SNAPSHOT_KEY, 0, batch[-1].position,
                      {"schema": SNAPSHOT_SCHEMA, "state": self._state()})
             self._since_snapshot = 0
         await docs.commit(CONSUMER, batch[-1].position)
+
+    def snapshot_interval(self) -> int:
+        """Events between snapshots: ``snapshot_every``, or as many as the snapshot holds values
+        (digest centroids, live orders) when more, so writing it costs O(1) an event, even in
+        a rebuild from position 0; a restart replays at most this many events."""
+        return max(self.snapshot_every,
+                   len(self.estimates.ordering.orders) + self.measured.size)
 
     def _learn(self, event: Event) -> None:
         # Independent of each other: neither reads what the other learns from an event.

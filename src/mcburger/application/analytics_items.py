@@ -25,6 +25,10 @@ class PreparationStats:
         self.times[item].add(kitchen_seconds)
         self.recent[item].append(kitchen_seconds)
 
+    @property
+    def size(self) -> int:
+        return sum(samples.size for samples in self.times.values())
+
     def state(self) -> JSON:
         return {"times": {item: samples.state() for item, samples in self.times.items()},
                 "recent": {item: list(values) for item, values in self.recent.items()}}

@@ -60,13 +60,15 @@ class Measurements:
         self.preparing: dict[str, Preparing] = {}
         self.busy_seconds: dict[int, float] = defaultdict(float)  # per worker, finished work
         self.buckets = Buckets()
+        self._touched: tuple[datetime | None, int] = (None, 0)  # the last event's time, bucket
         self.queue_length = 0
         self.units = {"stock": 0, "kitchen": 0}
         self.refill_units = self.units_stocked = 0
 
     def learn(self, event: Event) -> None:
         at = event.occurred_at
-        self.as_of = at if self.as_of is None else max(self.as_of, at)
+        if self.as_of is None or at > self.as_of:
+            self.as_of = at
         match event:
             case KitchenConfigured():
                 self.clock.configure(at, event.speed, event.workers)
@@ -94,7 +96,9 @@ class Measurements:
                     self._queue_changed(at, -1)
             case UnitPrepared():
                 self._prepared(event, at)
-        self.buckets.touched.add(self.bucket_of(at))
+        if at != self._touched[0]:  # one decision's events share their time (and bucket)
+            self._touched = (at, self.bucket_of(at))
+        self.buckets.touched.add(self._touched[1])
 
     def forget_collected(self) -> None:
         """The orders collected since the last call are done with: nothing of them is measured
@@ -185,6 +189,14 @@ class Measurements:
         them and time has moved past them (a small margin covers another process's clock)."""
         starts = [self.bucket_of(p.started_at) for p in self.preparing.values()]
         return min([bucket_at(self.now), *starts]) - 5
+
+    @property
+    def size(self) -> int:
+        """About how many values ``state`` writes down: bounded by the digests' centroids and
+        what is live (open orders, preparations, recent buckets), whatever the history."""
+        return (self.waits.size + self.pickups.size + self.errors.size + self.items.size
+                + len(self.placed) + len(self.ready) + len(self.placement_estimates)
+                + len(self.preparing) + len(self.buckets.filled))
 
     def state(self) -> dict[str, Any]:
         """Everything measured, as plain data (for the analytics snapshot)."""

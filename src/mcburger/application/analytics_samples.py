@@ -49,6 +49,11 @@ class Samples:
     def add(self, value: float) -> None:
         self.digest.update(value)
 
+    @property
+    def size(self) -> int:
+        """Centroids held: what the digest costs to write down (at most ``DIGEST_CENTROIDS``)."""
+        return int(self.digest.n_centroids)
+
     def stats(self, suffix: str = "seconds") -> JSON:
         """``mean_``, ``p50_``, ``p90_`` and ``max_<suffix>`` (None without samples)."""
         if not self.count:
@@ -84,6 +89,10 @@ class Durations:
         (``<kind>wall_seconds``)."""
         return {"count": self.kitchen.count, **self.kitchen.stats(f"{kind}seconds"),
                 **self.wall.stats(f"{kind}wall_seconds")}
+
+    @property
+    def size(self) -> int:
+        return self.kitchen.size + self.wall.size
 
     def state(self) -> dict[str, Any]:
         return {"kitchen": self.kitchen.state(), "wall": self.wall.state()}

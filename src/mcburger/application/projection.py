@@ -18,7 +18,9 @@ class DocumentBatch:
 
     def __init__(self, store: ReadModelStore) -> None:
         self._store = store
-        self._changed: dict[tuple[str, str], Put] = {}
+        # (seq, position, document) per slot: a document changes several times a batch, and
+        # only its last version becomes a Put (at commit)
+        self._changed: dict[tuple[str, str], tuple[int, int, JSON]] = {}
         self._cache: dict[tuple[str, str], JSON | None] = {}
         self._stored_at: dict[tuple[str, str], int] = {}
 
@@ -56,9 +58,10 @@ class DocumentBatch:
 
     def put(self, collection: str, key: str, seq: int, position: int, document: JSON) -> None:
         self._cache[(collection, key)] = document
-        self._changed[(collection, key)] = Put(collection, key, seq, position, document)
+        self._changed[(collection, key)] = (seq, position, document)
 
     async def commit(self, consumer: str, position: int) -> list[Put]:
-        puts = list(self._changed.values())
+        puts = [Put(collection, key, *change) for (collection, key), change
+                in self._changed.items()]
         await self._store.commit(consumer, position, puts)
         return puts

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Sequence
 
 from mcburger.application.ports import EventStore, RecordedEvent
+from mcburger.domain.events import category_of
 
 log = logging.getLogger(__name__)
 
 BatchHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
 
-# Up to this many events a batch: a consumer far behind (a rebuild from position 0) commits
-# once per batch, so big batches are what make a rebuild fast; a live one gets what is new.
-BATCH_SIZE = 1000
+# Up to this many events a batch: a consumer far behind (a rebuild from position 0) commits,
+# and writes its per-batch documents (summaries, latest estimates, timeline buckets), once per
+# batch, so big batches are what make a rebuild fast; a live one gets what is new. Bounded:
+# a batch holds a few MB.
+BATCH_SIZE = 5000
 
 # A consumer this far behind the head of the log is rebuilding: it says so, and how it goes.
 REBUILD_EVENTS = 10_000
@@ -41,7 +45,7 @@ class Subscription:
         self.name = name
         self._store = store
         self._handle = handle
-        self._categories = categories
+        self.categories = categories
         self._batch_size = batch_size
         self.position = 0  # last event handed to the handler
         self.scanned = 0  # log position up to which nothing else is of interest
@@ -58,7 +62,7 @@ class Subscription:
         progress = _Progress(self.name, self.position, await self._store.last_position())
         while True:
             head = await self._store.last_position()
-            batch = await self._store.read_all(self.position, self._batch_size, self._categories)
+            batch = await self._store.read_all(self.position, self._batch_size, self.categories)
             if not batch:
                 # Nothing of interest up to ``head``: wait for appends beyond it, not before it,
                 # or events of other categories would wake us in a loop.
@@ -70,6 +74,87 @@ class Subscription:
             self.scanned = max(self.scanned, self.position)
             handled += len(batch)
             progress.at(self.position)
+
+    async def take(self, batch: Sequence[RecordedEvent]) -> None:
+        """Handle what of a batch of the log (read for several subscriptions) is for this one:
+        its categories, after its position; the whole batch counts as scanned."""
+        categories = self.categories
+        mine = [record for record in batch if record.position > self.position
+                and (categories is None or category_of(record.stream) in categories)]
+        if mine:
+            try:
+                await self._handle(mine)
+            except Exception as error:
+                # The shared task restarts them all: say which one failed, and why.
+                raise ConsumerFailed(f"{self.name}: {type(error).__name__}: {error}") from error
+            self.position = mine[-1].position
+        self.scanned = max(self.scanned, batch[-1].position)
+
+
+class ConsumerFailed(Exception):
+    """One subscription of a ``SharedSubscription`` failed (its name and the cause's)."""
+
+
+class SharedSubscription:
+    """Several subscriptions of one process fed by one read of the log.
+
+    The log is read, and its events deserialized, once for all of them instead of once each:
+    in a rebuild from position 0 that read is a good part of the work. Each gets its categories
+    after its own position, so they may start from different checkpoints. They handle a batch
+    concurrently while the next one is read; the slowest sets the pace, and a crash of one
+    stops them all and the supervisor restarts them (each from its own checkpoint:
+    idempotent).
+    """
+
+    def __init__(self, name: str, store: EventStore, subscriptions: Sequence[Subscription],
+                 batch_size: int = BATCH_SIZE) -> None:
+        self.name = name
+        self.subscriptions = list(subscriptions)
+        self._store = store
+        self._batch_size = batch_size
+        categories = [s.categories for s in self.subscriptions]
+        self._categories = None if None in categories else sorted(
+            {category for some in categories if some is not None for category in some})
+
+    async def run(self, after: Sequence[int]) -> None:
+        for subscription, position in zip(self.subscriptions, after, strict=True):
+            subscription.position = subscription.scanned = position
+        while True:
+            await self.poll_once()
+            await self._store.wait_for_append(self._scanned(), timeout=30.0)
+
+    async def poll_once(self) -> int:
+        """Hand everything available now to the subscriptions; return how many events were
+        read."""
+        read = 0
+        position = self._scanned()
+        progress = _Progress(self.name, position, await self._store.last_position())
+        # The next batch is read while this one is handled (the store works in its own thread)
+        ahead = asyncio.ensure_future(self._read(position))
+        try:
+            while True:
+                head, batch = await ahead
+                if not batch:
+                    for subscription in self.subscriptions:
+                        subscription.scanned = max(subscription.scanned, head)
+                    progress.done(head)
+                    return read
+                ahead = asyncio.ensure_future(self._read(batch[-1].position))
+                await asyncio.gather(*(s.take(batch) for s in self.subscriptions))
+                read += len(batch)
+                progress.at(batch[-1].position)
+        finally:
+            ahead.cancel()
+
+    async def _read(self, after: int) -> tuple[int, list[RecordedEvent]]:
+        """The log's head, then up to a batch after ``after`` (nothing of interest up to the
+        head when the batch is empty)."""
+        head = await self._store.last_position()
+        return head, await self._store.read_all(after, self._batch_size, self._categories)
+
+    def _scanned(self) -> int:
+        """The log position up to which every subscription has seen everything."""
+        return min(max(s.position, s.scanned) for s in self.subscriptions)
 
 
 class _Progress:

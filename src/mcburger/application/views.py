@@ -45,10 +45,10 @@ _STAMP_OF = {OrderStarted: "started_at", OrderReady: "ready_at", OrderCollected:
 
 
 class ViewsObserver(Protocol):
-    """Told about each newly projected event, then about the documents a batch wrote (e.g.
+    """Told about a batch's newly projected events, then about the documents it wrote (e.g.
     metrics): O(events + documents) a batch."""
 
-    def projected(self, event: Event) -> None: ...
+    def projected(self, events: Sequence[Event]) -> None: ...
 
     def written(self, documents: Sequence[tuple[str, JSON]]) -> None: ...
 
@@ -89,8 +89,7 @@ class ViewsProjection:
             await self._apply(docs, record)
         puts = await docs.commit(consumer, batch[-1].position)
         if self._observer is not None:
-            for record in batch:
-                self._observer.projected(record.event)
+            self._observer.projected([record.event for record in batch])
             self._observer.written([(put.collection, put.document) for put in puts])
 
     async def _apply(self, docs: DocumentBatch, record: RecordedEvent) -> None:

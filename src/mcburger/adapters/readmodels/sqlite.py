@@ -216,10 +216,14 @@ def _condition(field: str, value: Scalar) -> tuple[str, list[Any]]:
     raise TypeError(f"can only match scalars, got {type(value)} for {field!r}")
 
 
+# One encoder for every document (json.dumps with options builds one a call); NaN refused.
+_ENCODER = json.JSONEncoder(allow_nan=False, check_circular=False)
+
+
 def _encode(document: JSON) -> str:
     if not isinstance(document, dict):
         raise TypeError(f"a read-model document must be a JSON object, got {type(document)}")
-    return json.dumps(document, allow_nan=False)
+    return _ENCODER.encode(document)
 
 
 def _decode(body: str) -> JSON:
