@@ -97,8 +97,9 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=timeout)
 
     def wait_for(self, client: httpx.Client, done: Callable[[Health], bool],
-                 timeout: float) -> tuple[float, Health]:
-        """Poll /healthz until `done(health)`; seconds since launch and the health seen."""
+                 timeout: float, poll: float = POLL_SECONDS) -> tuple[float, Health]:
+        """Poll /healthz every `poll` seconds until `done(health)`; seconds since launch and
+        the health seen."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -107,7 +108,7 @@ class Server:
             health = self._health(client)
             if health is not None and done(health):
                 return time.monotonic() - self.launched, health
-            time.sleep(POLL_SECONDS)
+            time.sleep(poll)
         raise TimeoutError(f"not done after {timeout:.0f} s; see {self.log_path}")
 
     @staticmethod
