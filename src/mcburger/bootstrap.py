@@ -16,6 +16,7 @@ from mcburger.adapters.metrics import PrometheusMetrics
 from mcburger.adapters.readmodels.sqlite import SQLiteReadModelStore
 from mcburger.adapters.serialization import DEAD_LETTER_TOPIC, JsonEventCodec, topic_of_category
 from mcburger.application.analytics import Analytics
+from mcburger.application.board_hub import BoardHub
 from mcburger.application.bus_subscription import BusSubscription, DeadLetters
 from mcburger.application.kitchen_service import KitchenService
 from mcburger.application.ordering_service import OrderingService
@@ -37,6 +38,7 @@ STOP_TIMEOUT_SECONDS = 5.0
 
 ROLES = ("api", "ordering", "kitchen", "board", "analytics", "relay")
 EMBEDDED_ROLES = frozenset(ROLES) - {"relay"}  # one process follows the log directly
+SERVING_ROLES = frozenset({"api", "board"})  # processes that serve customers' routes and feeds
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,7 @@ class Restaurant:
     analytics: Analytics
     queries: Queries
     metrics: PrometheusMetrics
+    board: BoardHub  # the board feeds' one reader of board changes (processes serving them)
     roles: frozenset[str] = EMBEDDED_ROLES
     bus: Bus | None = None
     codec: EventCodec = field(default_factory=JsonEventCodec)
@@ -120,6 +123,8 @@ class Restaurant:
                              relay.checkpoint)
         if "kitchen" in self.roles:
             self._spawn("kitchen-timers", self.kitchen.run_timers)
+        if self.roles & SERVING_ROLES:
+            self._spawn("board-hub", self.board.run)
 
     def _feed(self, name: str, consumer: Consumer) -> Subscription | BusSubscription:
         if self.bus is None:
@@ -258,14 +263,14 @@ async def bootstrap(settings: Settings, clock: Clock | None = None,
     setup = KitchenSetup(settings.workers, settings.favorites_first, settings.stock_target,
                          settings.speed)
     metrics = PrometheusMetrics()
+    queries = Queries(read_models, menu)
     return Restaurant(
         settings=settings, menu=menu, clock=clock, events=events, read_models=read_models,
         ordering=OrderingService(events, clock, menu, rid),
         kitchen=KitchenService(events, clock, menu, rid, setup, seed),
         views=ViewsProjection(read_models, menu, metrics),
         analytics=Analytics(events, read_models, menu, rid),
-        queries=Queries(read_models, menu),
-        metrics=metrics, roles=roles, bus=bus,
+        queries=queries, metrics=metrics, board=BoardHub(queries), roles=roles, bus=bus,
     )
 
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     stock_target: int = Field(3, ge=0, le=100, description="pre-made units kept per favourite")
     restaurant_id: str = Field("main", pattern=r"^[a-z0-9][a-z0-9_]{0,39}$")
     log_level: str = "info"
+    # Off by default: at full load a line per request costs more than the request's own work
+    access_log: bool = Field(False, description="log one line per HTTP request")
     # Distributed mode (``mcburger serve``); unset, everything stays embedded in the data dir.
     eventstore_url: str | None = Field(
         None, description="sqlite:///path, postgresql://..., kurrentdb://... (or esdb://)")

@@ -91,3 +91,15 @@ async def test_workers_come_from_the_environment(launch: Launcher) -> None:
 async def test_the_flag_wins_over_the_environment(launch: Launcher) -> None:
     server = launch("--speed", "1000", "--workers", "2", env={"MCBURGER_WORKERS": "4"})
     assert await _worker_count(server.url) == 2
+
+
+async def test_requests_are_not_logged_one_line_each_unless_asked(launch: Launcher) -> None:
+    quiet = launch("--speed", "1000")
+    chatty = launch("--speed", "1000", "--access-log")
+    for server in (quiet, chatty):
+        async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+            assert (await client.get("/menu")).status_code == 200
+        server.stop()
+
+    assert '"GET /menu HTTP/1.1" 200' not in quiet.log_path.read_text("utf-8")
+    assert '"GET /menu HTTP/1.1" 200' in chatty.log_path.read_text("utf-8")

@@ -51,6 +51,11 @@ class Queries:
                               for number, ready_at in (await self._estimates(waiting)).items()}
         return board
 
+    async def board_version(self) -> int:
+        """The board's version now: the views' checkpoint (a change has its event's position,
+        so every change up to this version is in ``board_changes``)."""
+        return await self._store.checkpoint(views.CONSUMER)
+
     async def board_changes(self, since: int, limit: int = 500) -> list[JSON]:
         """Changes after ``since``, each with the order's estimated ready time as known now
         (None until analytics has estimated it)."""

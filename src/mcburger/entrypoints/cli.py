@@ -58,6 +58,8 @@ MenuFile = Annotated[Path | None, typer.Option(
     help="Menu TOML file [env MCBURGER_MENU; built-in menu]")]
 StockTarget = Annotated[int | None, typer.Option(
     help="Pre-made units kept of each favourite [env MCBURGER_STOCK_TARGET; 3]")]
+AccessLog = Annotated[bool | None, typer.Option(
+    help="Log one line per HTTP request [env MCBURGER_ACCESS_LOG; off]")]
 RestaurantId = Annotated[str | None, typer.Option(
     help="This restaurant's id, the key of its messages [env MCBURGER_RESTAURANT_ID; main]")]
 
@@ -65,11 +67,12 @@ RestaurantId = Annotated[str | None, typer.Option(
 @app.command()
 def run(host: Host = None, port: Port = None, workers: Workers = None, speed: Speed = None,
         seed: Seed = None, data_dir: DataDir = None, favorites_first: FavoritesFirst = None,
-        menu: MenuFile = None, stock_target: StockTarget = None) -> None:
+        menu: MenuFile = None, stock_target: StockTarget = None,
+        access_log: AccessLog = None) -> None:
     """Run the whole restaurant in one process (embedded: SQLite in the data directory)."""
     settings = _settings(host=host, port=port, workers=workers, speed=speed, seed=seed,
                          data_dir=data_dir, favorites_first=favorites_first, menu=menu,
-                         stock_target=stock_target)
+                         stock_target=stock_target, access_log=access_log)
     try:
         lock = DataDirectoryLock.acquire(settings.data_dir)
     except DataDirectoryInUse as error:
@@ -87,6 +90,7 @@ def serve(
     host: Host = None, port: Port = None, workers: Workers = None, speed: Speed = None,
     seed: Seed = None, data_dir: DataDir = None, favorites_first: FavoritesFirst = None,
     menu: MenuFile = None, stock_target: StockTarget = None, restaurant_id: RestaurantId = None,
+    access_log: AccessLog = None,
     eventstore_url: Annotated[str | None, typer.Option(
         help="Event store: sqlite:///path, postgresql://..., kurrentdb://... "
              "[env MCBURGER_EVENTSTORE_URL; SQLite in the data dir]")] = None,
@@ -102,7 +106,7 @@ def serve(
     settings = _settings(host=host, port=port, workers=workers, speed=speed, seed=seed,
                          data_dir=data_dir, favorites_first=favorites_first, menu=menu,
                          stock_target=stock_target, restaurant_id=restaurant_id,
-                         eventstore_url=eventstore_url, kafka_bootstrap=kafka_bootstrap,
+                         access_log=access_log, eventstore_url=eventstore_url, kafka_bootstrap=kafka_bootstrap,
                          mongo_url=mongo_url)
     if not settings.kafka_bootstrap:
         raise typer.BadParameter("a service talks through Kafka: give --kafka-bootstrap "
@@ -122,7 +126,8 @@ def _serve(settings: Settings, roles: frozenset[str]) -> None:
     # Board feeds (SSE, long-poll) stay open for as long as their clients do: bound the wait
     # for them on shutdown so a stop always reaches the lifespan's orderly close.
     uvicorn.run(create_app(settings, roles=roles), host=settings.host, port=settings.port,
-                log_level=settings.log_level, ws="websockets-sansio",
+                log_level=settings.log_level, access_log=settings.access_log,
+                ws="websockets-sansio",
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 

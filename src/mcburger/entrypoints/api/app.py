@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from mcburger.bootstrap import EMBEDDED_ROLES, Restaurant, bootstrap
+from mcburger.bootstrap import EMBEDDED_ROLES, SERVING_ROLES, Restaurant, bootstrap
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidOrder, OrderNotReady, UnknownOrder
 from mcburger.entrypoints.api import analytics, board, orders, status
@@ -36,7 +36,7 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
 
     app = FastAPI(title="McBurger Orders", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced orders for a quick-service restaurant.")
-    serving = (restaurant.roles if restaurant is not None else roles) & {"api", "board"}
+    serving = (restaurant.roles if restaurant is not None else roles) & SERVING_ROLES
     routers = (orders.router, status.router, board.router, analytics.router)
     for router in routers if serving else (status.router,):
         app.include_router(router)

@@ -1,8 +1,13 @@
 """The order-status board: snapshot, WebSocket, Server-Sent Events and long-poll.
 
-All three feeds read the board-change log kept by the views projection: the first message is a
+All three feeds come from the process's one ``BoardHub`` (``application/board_hub.py``), which
+reads each change of the board-change log once and fans it out: the first message is a
 snapshot (as ``GET /board``), then one message per change
-``{version, number, status, estimated_ready_at}``.
+``{version, number, status, estimated_ready_at}``. A client that falls more than
+``board_hub.BUFFER`` changes behind is sent a fresh snapshot in-band (WebSocket: a snapshot
+message; SSE: a ``snapshot`` event) and the changes after it. A WebSocket client that accepts
+nothing for ``SEND_TIMEOUT_SECONDS`` is closed with code 4008 ("too slow"): reconnect, and the
+first message is a snapshot again.
 """
 
 from __future__ import annotations
@@ -15,86 +20,73 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 
-from mcburger.application.queries import Queries
-from mcburger.entrypoints.api.deps import QueriesDep, WsQueriesDep
+from mcburger.application.board_hub import BoardSubscriber
+from mcburger.entrypoints.api.deps import HubDep, WsHubDep
 from mcburger.entrypoints.api.schemas import BoardChange, BoardOut
 
 router = APIRouter(prefix="/board", tags=["board"])
 
-FEED_WAIT_SECONDS = 15.0
+SEND_TIMEOUT_SECONDS = 30.0
+TOO_SLOW = 4008  # WebSocket close code: the client did not keep up; reconnect
 
 
 @router.get("", response_model=BoardOut)
-async def get_board(queries: QueriesDep) -> dict[str, Any]:
+async def get_board(hub: HubDep) -> dict[str, Any]:
     """Active orders by status, oldest first, with the board version."""
-    return await queries.board()
+    return (await hub.snapshot()).data
 
 
 @router.get("/poll", response_model=list[BoardChange])
 async def poll_board(
-    queries: QueriesDep,
+    hub: HubDep,
     since: Annotated[int, Query(ge=0, description="last version the client has")] = 0,
     timeout: Annotated[float, Query(ge=0, le=60, description="seconds to wait")] = 25.0,
 ) -> list[dict[str, Any]]:
     """Long poll: changes after ``since`` at once if any, else wait up to ``timeout``."""
-    return await queries.wait_for_board_changes(since, timeout)
+    return await hub.changes_after(since, timeout)
 
 
 @router.get("/events", response_class=EventSourceResponse)
 async def board_events(
-    queries: QueriesDep,
+    hub: HubDep,
     last_event_id: Annotated[int | None, Header()] = None,
 ) -> AsyncIterator[ServerSentEvent]:
     """Server-Sent Events: the snapshot, then each change; ``id`` is the version, so a
-    reconnecting EventSource resumes after the last change it saw."""
-    if last_event_id is None:
-        snapshot = await queries.board()
-        yield ServerSentEvent(data=snapshot, event="snapshot", id=str(snapshot["version"]))
-        version = snapshot["version"]
-    else:
-        version = last_event_id
-    async for change in _changes(queries, version):
-        yield ServerSentEvent(data=change, event="change", id=str(change["version"]))
+    reconnecting EventSource resumes after the last change it saw (or gets a fresh
+    ``snapshot`` event when that change is too old for the server to replay)."""
+    async with hub.subscribe(last_event_id) as feed:
+        async for message in feed:
+            yield ServerSentEvent(raw_data=message.text, event=message.kind,
+                                  id=str(message.version))
 
 
 @router.websocket("/ws")
-async def board_ws(websocket: WebSocket, queries: WsQueriesDep) -> None:
-    """WebSocket: the snapshot, then one message per change."""
+async def board_ws(websocket: WebSocket, hub: WsHubDep) -> None:
+    """WebSocket: the snapshot, then one message per change (a snapshot again if the client
+    fell behind)."""
     await websocket.accept()
-    closed = asyncio.ensure_future(_until_closed(websocket))
+    async with hub.subscribe() as feed:
+        # A client that left must not hold the feed (and a server stop) until the next change
+        closed = asyncio.ensure_future(_until_closed(websocket, feed))
+        try:
+            async for message in feed:
+                async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                    await websocket.send_text(message.text)
+        except TimeoutError:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await websocket.close(TOO_SLOW, "too slow: reconnect")
+        except WebSocketDisconnect:
+            pass
+        finally:
+            closed.cancel()
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
+                await closed
+
+
+async def _until_closed(websocket: WebSocket, feed: BoardSubscriber) -> None:
     try:
-        snapshot = await queries.board()
-        await websocket.send_json(snapshot)
-        async for change in _changes(queries, snapshot["version"], closed):
-            await websocket.send_json(change)
-    except WebSocketDisconnect:
-        pass
+        while (await websocket.receive())["type"] != "websocket.disconnect":
+            pass
     finally:
-        closed.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-            await closed
-
-
-async def _until_closed(websocket: WebSocket) -> None:
-    while (await websocket.receive())["type"] != "websocket.disconnect":
-        pass
-
-
-async def _changes(queries: Queries, version: int,
-                   closed: asyncio.Future[None] | None = None) -> AsyncIterator[dict[str, Any]]:
-    """Changes after ``version`` as they come; ends as soon as ``closed`` is done."""
-    while closed is None or not closed.done():
-        waiting = asyncio.ensure_future(
-            queries.wait_for_board_changes(version, FEED_WAIT_SECONDS))
-        if closed is not None:
-            # A client that left must not hold the feed (and a server stop) for a whole wait.
-            pending: set[asyncio.Future[Any]] = {waiting, closed}
-            await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            if not waiting.done():
-                waiting.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await waiting
-                return
-        for change in await waiting:
-            version = change["version"]
-            yield change
+        feed.close()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, WebSocket
 
+from mcburger.application.board_hub import BoardHub
 from mcburger.application.queries import Queries
 from mcburger.bootstrap import Restaurant
 
@@ -19,11 +20,16 @@ def _queries(request: Request) -> Queries:
     return _restaurant(request).queries
 
 
-def ws_queries(websocket: WebSocket) -> Queries:
+def _hub(request: Request) -> BoardHub:
+    return _restaurant(request).board
+
+
+def _ws_hub(websocket: WebSocket) -> BoardHub:
     restaurant: Restaurant = websocket.app.state.restaurant
-    return restaurant.queries
+    return restaurant.board
 
 
 RestaurantDep = Annotated[Restaurant, Depends(_restaurant)]
 QueriesDep = Annotated[Queries, Depends(_queries)]
-WsQueriesDep = Annotated[Queries, Depends(ws_queries)]
+HubDep = Annotated[BoardHub, Depends(_hub)]
+WsHubDep = Annotated[BoardHub, Depends(_ws_hub)]

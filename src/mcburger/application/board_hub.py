@@ -1,0 +1,235 @@
+"""One board hub per process: each board change is read once and handed to every subscriber.
+
+The views projection keeps the board-change log (``board_changes``). Without a hub every
+WebSocket, SSE and long-poll client read that log itself, so one change cost O(clients)
+database queries. The hub follows the log alone and fans each change out, encoded once, to
+in-memory subscribers; a client's cost per change is a list append and its own send.
+
+Guarantees (what the board feeds promise their clients):
+
+- **Snapshot, then every change after it, once, in version order.** A subscriber is registered
+  before its snapshot is taken, and the snapshot's version is at least that of every change the
+  hub had fanned out when it registered; it skips changes at or below that version.
+- **A slow subscriber never delays the others.** Fanning out never waits on a subscriber. Each
+  holds at most ``BUFFER`` undelivered changes; one that falls further behind drops them and is
+  sent a fresh snapshot instead (the client's truth again), then the changes after it.
+- **Bounded.** Memory: ``BUFFER`` changes a subscriber, ``RECENT`` changes in the hub. Database
+  work: one read a change batch; a client connecting reads the views' checkpoint, and the
+  board itself is read again only when that moved or ``SNAPSHOT_SECONDS`` passed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections import deque
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Protocol
+
+from mcburger.application.ports import JSON
+
+log = logging.getLogger(__name__)
+
+BUFFER = 256  # undelivered changes a subscriber may hold before it is re-sent a snapshot
+RECENT = 1024  # changes the hub keeps for long-poll and SSE resumption
+SNAPSHOT_SECONDS = 1.0  # a snapshot is shared by the subscribers that connect within this
+WAIT_SECONDS = 15.0  # the hub's wait for the next change, between checks that it is wanted
+
+
+class BoardSource(Protocol):
+    """What the hub reads (``Queries`` in the service; one read model store behind it)."""
+
+    async def board_version(self) -> int: ...
+
+    async def board(self) -> JSON: ...
+
+    async def board_changes(self, since: int, limit: int = 500) -> list[JSON]: ...
+
+    async def wait_for_board_changes(self, since: int, timeout: float) -> list[JSON]: ...
+
+
+@dataclass(frozen=True)
+class BoardMessage:
+    """A snapshot or a change, with its JSON text encoded once for every subscriber.
+
+    ``kind``: "snapshot" (``GET /board``'s shape: version, requested, in_progress, ready,
+    estimates) or "change" (version, number, status, estimated_ready_at).
+    """
+
+    kind: str
+    version: int
+    data: JSON
+    text: str
+
+    @classmethod
+    def of(cls, kind: str, data: JSON) -> BoardMessage:
+        return cls(kind, int(data["version"]), data, json.dumps(data, separators=(",", ":")))
+
+
+class BoardSubscriber:
+    """One client's feed: iterate it for messages (a snapshot first, then changes)."""
+
+    def __init__(self, hub: BoardHub, buffer: int) -> None:
+        self._hub = hub
+        self._buffer = buffer
+        self._pending: deque[BoardMessage] = deque()
+        self._wake = asyncio.Event()
+        self._resync = True  # the first message is a snapshot
+        self.after = -1  # the version the client has everything up to
+        self.resyncs = 0  # snapshots sent because the subscriber fell behind
+        self._closed = False
+
+    def offer(self, message: BoardMessage) -> None:
+        """Called by the hub for each change: never waits."""
+        if len(self._pending) >= self._buffer:
+            self._pending.clear()
+            self._resync = True
+            self.resyncs += 1
+        else:
+            self._pending.append(message)
+        self._wake.set()
+
+    def close(self) -> None:
+        """End the iteration (the client left): a waiting ``async for`` stops at once."""
+        self._closed = True
+        self._wake.set()
+
+    def resume_after(self, version: int, recent: Iterable[BoardMessage]) -> None:
+        """Start from a version the client already has instead of a snapshot (SSE
+        ``Last-Event-ID``), with the changes after it that the hub still holds."""
+        self._resync = False
+        self.after = version
+        self._pending.extend(message for message in recent if message.version > version)
+
+    def __aiter__(self) -> AsyncIterator[BoardMessage]:
+        return self._messages()
+
+    async def _messages(self) -> AsyncIterator[BoardMessage]:
+        while not self._closed:
+            if self._resync:
+                self._resync = False
+                self._pending.clear()
+                snapshot = await self._hub.snapshot()
+                self.after = snapshot.version
+                yield snapshot
+                continue
+            while self._pending and not self._resync and not self._closed:
+                message = self._pending.popleft()
+                if message.version > self.after:
+                    self.after = message.version
+                    yield message
+            if not self._resync and not self._closed:
+                self._wake.clear()
+                await self._wake.wait()
+
+
+class BoardHub:
+    """Follows the board-change log once for the whole process; see the module docstring.
+
+    ``run`` is the hub's loop (the composition root supervises it); ``subscribe`` gives a
+    WebSocket or SSE handler its feed; ``changes_after`` answers a long poll.
+    """
+
+    def __init__(self, queries: BoardSource, buffer: int = BUFFER, recent: int = RECENT,
+                 snapshot_seconds: float = SNAPSHOT_SECONDS) -> None:
+        self._queries = queries
+        self._buffer = buffer
+        self._snapshot_seconds = snapshot_seconds
+        self._subscribers: set[BoardSubscriber] = set()
+        self._recent: deque[BoardMessage] = deque(maxlen=recent)
+        self._floor = 0  # _recent holds every change after this version
+        self._new = asyncio.Event()  # set (and replaced) when changes are fanned out
+        self._snapshot: BoardMessage | None = None
+        self._snapshot_at = 0.0
+        self._snapshot_lock = asyncio.Lock()
+        self._started = asyncio.Event()
+        self.version = 0  # the newest change fanned out (or the log's position at start)
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    async def run(self) -> None:
+        """Read each new change once and hand it to every subscriber, forever (restarted by
+        its supervisor after a failure: it goes on from the last change it fanned out)."""
+        if not self._started.is_set():
+            self.version = self._floor = await self._queries.board_version()
+            self._started.set()
+        while True:
+            changes = await self._queries.wait_for_board_changes(self.version, WAIT_SECONDS)
+            if changes:
+                self._publish([BoardMessage.of("change", change) for change in changes])
+
+    def _publish(self, messages: list[BoardMessage]) -> None:
+        for message in messages:
+            if len(self._recent) == self._recent.maxlen:
+                self._floor = self._recent[0].version
+            self._recent.append(message)
+            for subscriber in self._subscribers:
+                subscriber.offer(message)
+        self.version = messages[-1].version
+        woken, self._new = self._new, asyncio.Event()
+        woken.set()  # every waiting long poll
+
+    async def snapshot(self) -> BoardMessage:
+        """The board now: at least as new as the views' checkpoint when called (so it shows an
+        order whose placement has been answered, and every change fanned out before), shared
+        by the clients that connect within ``snapshot_seconds`` of each other."""
+        current = await self._queries.board_version()
+        async with self._snapshot_lock:
+            cached = self._snapshot
+            if (cached is None or cached.version < max(current, self.version)
+                    or time.monotonic() - self._snapshot_at > self._snapshot_seconds):
+                cached = BoardMessage.of("snapshot", await self._queries.board())
+                self._snapshot, self._snapshot_at = cached, time.monotonic()
+            return cached
+
+    @asynccontextmanager
+    async def subscribe(self, last_version: int | None = None) -> AsyncIterator[BoardSubscriber]:
+        """A feed for one client while the block runs: a snapshot first, then each change.
+
+        With ``last_version`` (a reconnecting SSE client's ``Last-Event-ID``) the feed starts
+        with the changes after it instead, when the hub still holds all of them; otherwise
+        (too old, or from another life of the restaurant: ahead of the log) with a snapshot.
+        """
+        await self._started.wait()
+        subscriber = BoardSubscriber(self, self._buffer)
+        if last_version is not None and self._floor <= last_version <= self.version:
+            subscriber.resume_after(last_version, self._recent)
+        self._subscribers.add(subscriber)
+        try:
+            yield subscriber
+        finally:
+            self._subscribers.discard(subscriber)
+
+    async def changes_after(self, since: int, timeout: float) -> list[JSON]:
+        """A long poll: the changes after ``since`` at once if there are any, else the first
+        ones within ``timeout`` seconds (else [])."""
+        await self._started.wait()
+        if since < self._floor:
+            # older than what the hub holds: from the log (bounded, one read)
+            return await self._queries.board_changes(since)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            found = self._recent_after(since)
+            remaining = deadline - loop.time()
+            if found or remaining <= 0:
+                return found
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._new.wait(), remaining)
+
+    def _recent_after(self, since: int) -> list[JSON]:
+        """The changes after ``since`` the hub holds: O(changes found), newest first read."""
+        found: list[JSON] = []
+        for message in reversed(self._recent):
+            if message.version <= since:
+                break
+            found.append(message.data)
+        found.reverse()
+        return found

@@ -1,0 +1,213 @@
+"""The board hub: one read of each change for the whole process, fanned out to every client."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+
+from mcburger.application.board_hub import BoardHub, BoardMessage, BoardSubscriber
+from mcburger.application.ports import JSON
+
+
+class FakeBoard:
+    """The board-change log as the views keep it, counting every read the hub makes."""
+
+    def __init__(self, version: int = 0) -> None:
+        self.changes: list[JSON] = []
+        self.version = version
+        self.reads = 0
+        self.snapshots = 0
+        self._appended = asyncio.Event()
+
+    def change(self, number: int, status: str) -> None:
+        self.version += 1
+        self.changes.append({"version": self.version, "number": number, "status": status,
+                             "estimated_ready_at": None})
+        self._appended.set()
+
+    async def board_version(self) -> int:
+        return self.version
+
+    async def board(self) -> JSON:
+        self.snapshots += 1
+        latest: dict[int, str] = {}
+        for change in self.changes:
+            latest[change["number"]] = change["status"]
+        return {"version": self.version, "estimates": {},
+                **{key: [n for n, s in latest.items() if s == status] for key, status in
+                   (("requested", "REQUESTED"), ("in_progress", "IN_PROGRESS"),
+                    ("ready", "READY"))}}
+
+    async def board_changes(self, since: int, limit: int = 500) -> list[JSON]:
+        self.reads += 1
+        return [c for c in self.changes if c["version"] > since][:limit]
+
+    async def wait_for_board_changes(self, since: int, timeout: float) -> list[JSON]:
+        while not (found := await self.board_changes(since)):
+            self._appended.clear()
+            await self._appended.wait()
+        return found
+
+
+@pytest.fixture
+async def board() -> FakeBoard:
+    return FakeBoard()
+
+
+@pytest.fixture
+async def hub(board: FakeBoard) -> AsyncIterator[BoardHub]:
+    hub = BoardHub(board, buffer=4, recent=8)
+    task = asyncio.create_task(hub.run())
+    yield hub
+    task.cancel()
+
+
+async def settle() -> None:
+    """Let the hub and the feeds run until nothing is ready to run."""
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def received(feed: BoardSubscriber, count: int) -> list[BoardMessage]:
+    messages: list[BoardMessage] = []
+    async with asyncio.timeout(2):
+        async for message in feed:
+            messages.append(message)
+            if len(messages) == count:
+                break
+    return messages
+
+
+async def test_a_feed_gets_the_snapshot_then_every_change_after_it_once(
+        board: FakeBoard, hub: BoardHub) -> None:
+    await settle()
+    board.change(1, "REQUESTED")
+    await settle()  # fanned out before the client came
+    async with hub.subscribe() as feed:
+        board.change(2, "REQUESTED")  # fanned out to the feed before it takes its snapshot
+        board.change(1, "IN_PROGRESS")
+        await settle()
+        snapshot = (await received(feed, 1))[0]
+        board.change(2, "IN_PROGRESS")
+        messages = await received(feed, 1)
+
+    assert snapshot.kind == "snapshot" and snapshot.version == 3
+    assert snapshot.data["requested"] == [2] and snapshot.data["in_progress"] == [1]
+    # what the snapshot holds is not sent again; what came after it is
+    assert [(m.kind, m.version, m.data["number"]) for m in messages] == [("change", 4, 2)]
+
+
+async def test_changes_after_the_snapshot_arrive_in_order_with_their_text(
+        board: FakeBoard, hub: BoardHub) -> None:
+    async with hub.subscribe() as feed:
+        snapshot = (await received(feed, 1))[0]
+        board.change(7, "REQUESTED")
+        board.change(7, "IN_PROGRESS")
+        board.change(7, "READY")
+        messages = await received(feed, 3)
+
+    assert snapshot.version == 0
+    assert [(m.kind, m.version, m.data["status"]) for m in messages] == [
+        ("change", 1, "REQUESTED"), ("change", 2, "IN_PROGRESS"), ("change", 3, "READY")]
+    assert json.loads(messages[0].text) == board.changes[0]
+
+
+async def test_each_change_is_read_once_whatever_the_number_of_clients(
+        board: FakeBoard, hub: BoardHub) -> None:
+    async def one_client(feeds: list[list[BoardMessage]]) -> None:
+        async with hub.subscribe() as feed:
+            feeds.append(await received(feed, 4))
+
+    await settle()
+    before = board.reads
+    results: list[list[BoardMessage]] = []
+    clients = [asyncio.create_task(one_client(results)) for _ in range(200)]
+    await settle()
+    for number in (1, 2, 3):
+        board.change(number, "REQUESTED")
+        await settle()
+    await asyncio.gather(*clients)
+
+    assert len(results) == 200
+    assert all([m.version for m in messages] == [0, 1, 2, 3] for messages in results)
+    # the hub's reads: the one that finds a change and the one that finds nothing more, for
+    # the whole process; not one a client (that would be 600)
+    assert board.reads - before <= 2 * 3
+    assert board.snapshots == 1  # connecting together, they share one snapshot
+
+
+async def test_a_client_that_falls_behind_gets_a_fresh_snapshot_and_never_holds_others(
+        board: FakeBoard, hub: BoardHub) -> None:
+    async with hub.subscribe() as slow, hub.subscribe() as quick:
+        await received(slow, 1)
+        await received(quick, 1)
+        for number in range(1, 11):  # more than the buffer of 4, while `slow` reads nothing
+            board.change(number, "REQUESTED")
+            await settle()
+            assert (await received(quick, 1))[0].version == number
+
+        caught_up = await received(slow, 1)
+
+    assert slow.resyncs >= 1 and quick.resyncs == 0
+    assert caught_up[0].kind == "snapshot" and caught_up[0].version == 10
+    assert sorted(caught_up[0].data["requested"]) == list(range(1, 11))
+
+
+async def test_a_long_poll_answers_at_once_waits_for_a_change_or_times_out(
+        board: FakeBoard, hub: BoardHub) -> None:
+    await settle()
+    board.change(1, "REQUESTED")
+    await settle()
+    assert [c["version"] for c in await hub.changes_after(0, timeout=5)] == [1]
+
+    waiting = asyncio.create_task(hub.changes_after(1, timeout=5))
+    await settle()
+    assert not waiting.done()
+    board.change(1, "IN_PROGRESS")
+    async with asyncio.timeout(2):
+        assert [c["status"] for c in await waiting] == ["IN_PROGRESS"]
+
+    assert await hub.changes_after(2, timeout=0) == []
+
+
+async def test_a_long_poll_older_than_the_hub_remembers_reads_the_log(
+        board: FakeBoard, hub: BoardHub) -> None:
+    await settle()
+    for number in range(1, 21):  # more than the 8 recent changes the hub keeps
+        board.change(number, "REQUESTED")
+        await settle()
+
+    found = await hub.changes_after(2, timeout=0)
+
+    assert [c["version"] for c in found] == list(range(3, 21))
+
+
+async def test_an_sse_client_resumes_after_its_last_event_id_or_gets_a_snapshot(
+        board: FakeBoard, hub: BoardHub) -> None:
+    await settle()
+    for number in range(1, 6):
+        board.change(number, "REQUESTED")
+        await settle()
+
+    async with hub.subscribe(last_version=3) as resumed:
+        assert [(m.kind, m.version) for m in await received(resumed, 2)] == [
+            ("change", 4), ("change", 5)]
+    # ahead of the log (a cursor from an earlier life of the restaurant) or long forgotten
+    for stale in (1137, None):
+        async with hub.subscribe(last_version=stale) as fresh:
+            first = (await received(fresh, 1))[0]
+        assert first.kind == "snapshot" and first.version == 5
+
+
+async def test_a_closed_feed_ends_its_iteration_at_once(hub: BoardHub) -> None:
+    async with hub.subscribe() as feed:
+        await received(feed, 1)
+        waiting = asyncio.create_task(received(feed, 1))
+        await settle()
+        feed.close()
+        async with asyncio.timeout(1):
+            assert await waiting == []
+    assert hub.subscribers == 0
