@@ -81,7 +81,20 @@ def _newest_binaries() -> Path | None:
 
 
 @contextlib.contextmanager
-def _throwaway_cluster(bin_dir: Path) -> Iterator[str]:
+def throwaway_cluster(durable: bool = False) -> Iterator[str]:
+    """A cluster of Debian's binaries in a temporary directory, started on a free port of
+    127.0.0.1, stopped and removed afterwards; ``durable`` keeps PostgreSQL's own fsync and
+    commit settings (for benchmarks), else they are off (for tests)."""
+    bin_dir = _newest_binaries()
+    if bin_dir is None:
+        raise RuntimeError(HOW_TO_GET_ONE)
+    with _throwaway_cluster(bin_dir, {"listen_addresses": "127.0.0.1"} if durable
+                            else _SETTINGS) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _throwaway_cluster(bin_dir: Path, settings: dict[str, str] = _SETTINGS) -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="mcburger-pg-"))
     # initdb refuses to run as root: then the cluster belongs to Debian's `postgres` user.
     as_user: list[str] = []
@@ -101,7 +114,7 @@ def _throwaway_cluster(bin_dir: Path) -> Iterator[str]:
         port = free_port()
         options = " ".join(
             [f"-p {port}", f"-k {shlex.quote(str(root))}"]
-            + [f"-c {name}={value}" for name, value in _SETTINGS.items()]
+            + [f"-c {name}={value}" for name, value in settings.items()]
         )
         try:
             _run([*pg_ctl, "-l", str(log), "-o", options, "-w", "-t", "30", "start"])

@@ -106,8 +106,8 @@ def serve(
     settings = _settings(host=host, port=port, workers=workers, speed=speed, seed=seed,
                          data_dir=data_dir, favorites_first=favorites_first, menu=menu,
                          stock_target=stock_target, restaurant_id=restaurant_id,
-                         access_log=access_log, eventstore_url=eventstore_url, kafka_bootstrap=kafka_bootstrap,
-                         mongo_url=mongo_url)
+                         access_log=access_log, eventstore_url=eventstore_url,
+                         kafka_bootstrap=kafka_bootstrap, mongo_url=mongo_url)
     if not settings.kafka_bootstrap:
         raise typer.BadParameter("a service talks through Kafka: give --kafka-bootstrap "
                                  "or MCBURGER_KAFKA_BOOTSTRAP", param_hint="--kafka-bootstrap")

@@ -66,6 +66,23 @@ INSERT INTO events (stream, version, category, type, type_version, event_id, res
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 
+# The events of one append, inserted only if the stream is at the expected version: one
+# statement (RETURNING gives the positions; its rows come in no set order, hence the versions).
+_ROW_MARKS = "(?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_CHECKED = """
+INSERT INTO events (stream, version, category, type, type_version, event_id, restaurant_id,
+                    occurred_at, data)
+SELECT * FROM (VALUES {rows})
+WHERE (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?) = ?
+ORDER BY 2
+RETURNING position, version
+"""
+
+_VERSION_AND_TRACKED = """
+SELECT (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = ?),
+       (SELECT COALESCE(MAX(position), 0) FROM tracking WHERE consumer = ?)
+"""
+
 _UPSERT_TRACKING = """
 INSERT INTO tracking (consumer, position) VALUES (?, ?)
 ON CONFLICT (consumer) DO UPDATE SET position = excluded.position
@@ -145,13 +162,17 @@ class SQLiteEventStore(EventStore):
         # Serialize before taking the lock: a bad event fails without holding anyone up.
         rows = [self._row(stream, expected_version + i, e) for i, e in enumerate(events, 1)]
         async with self._lock:
-            await self._db.execute("BEGIN IMMEDIATE")
-            try:
-                positions = await self._write(stream, rows, expected_version, tracking)
-                await self._db.execute("COMMIT")
-            except BaseException:
-                await self._rollback()
-                raise
+            if tracking is None and rows:
+                # A command's append (placing an order): one statement, its own transaction
+                positions = await self._insert(stream, rows, expected_version)
+            else:
+                await self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    positions = await self._write(stream, rows, expected_version, tracking)
+                    await self._db.execute("COMMIT")
+                except BaseException:
+                    await self._rollback()
+                    raise
         if positions:
             async with self._appended:
                 self._appended.notify_all()
@@ -182,17 +203,31 @@ class SQLiteEventStore(EventStore):
         tracking: Tracking | None,
     ) -> list[int]:
         """The body of ``append``'s transaction; raising makes the caller roll back."""
-        _check_version(stream, await self._stream_version(stream), expected_version)
+        consumer = tracking.consumer if tracking is not None else ""
+        (current, recorded), = await self._db.execute_fetchall(_VERSION_AND_TRACKED,
+                                                                (stream, consumer))
+        _check_version(stream, int(current), expected_version)
         if tracking is not None:
-            _check_tracking(tracking, await self._tracked(tracking.consumer))
-        positions: list[int] = []
-        for row in rows:
-            inserted = await self._db.execute_insert(_INSERT_EVENT, row)
-            assert inserted is not None  # execute_insert always returns last_insert_rowid()
-            positions.append(int(inserted[0]))
+            _check_tracking(tracking, int(recorded))
+        positions = await self._insert(stream, rows, expected_version) if rows else []
         if tracking is not None:
             await self._db.execute(_UPSERT_TRACKING, (tracking.consumer, tracking.position))
         return positions
+
+    async def _insert(self, stream: str, rows: list[tuple[str | int, ...]],
+                      expected_version: int) -> list[int]:
+        """Insert ``rows`` if ``stream`` is at ``expected_version``, in ONE statement (one trip
+        to the connection's thread, whatever the number of events; on its own it is its own
+        transaction, which takes the write lock before it reads the version); their positions,
+        in version order."""
+        marks = ", ".join([_ROW_MARKS] * len(rows))
+        found = await self._db.execute_fetchall(
+            _INSERT_CHECKED.format(rows=marks),
+            (*(value for row in rows for value in row), stream, expected_version))
+        if len(found) != len(rows):  # nothing inserted: the version check failed
+            _check_version(stream, await self._stream_version(stream), expected_version)
+            raise WrongExpectedVersion(f"{stream}: expected {expected_version}")
+        return [int(position) for position, _ in sorted(found, key=lambda row: row[1])]
 
     async def append_in_one_transaction(
         self, appends: Sequence[Append]
