@@ -61,11 +61,19 @@ ON CONFLICT (stream) DO UPDATE SET version = excluded.version, position = exclud
 WHERE snapshots.version <= excluded.version
 """
 
-_INSERT_EVENT = """
+# Every event of an append in one statement
+_ROW_MARKS = "(%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
+_INSERT_EVENTS = """
 INSERT INTO events (stream, version, category, type, type_version, event_id, restaurant_id,
                     occurred_at, data)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)
-RETURNING position
+VALUES {rows}
+RETURNING position, version
+"""
+
+# Read after the append lock is held (a statement of its own: its snapshot must not predate it)
+_VERSION_AND_TRACKED = """
+SELECT (SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s),
+       (SELECT COALESCE(MAX(position), 0) FROM tracking WHERE consumer = %s)
 """
 
 _UPSERT_TRACKING = """
@@ -194,22 +202,29 @@ class PostgresEventStore(EventStore):
         expected_version: int,
         tracking: Tracking | None,
     ) -> list[int]:
-        """The body of ``append``'s transaction; raising makes the caller roll back."""
-        current = await _scalar(
-            conn, "SELECT COALESCE(MAX(version), 0) FROM events WHERE stream = %s", (stream,)
-        )
+        """The body of ``append``'s transaction; raising makes the caller roll back. Round
+        trips: one for the checks, one for all the events, one for tracking."""
+        cursor = await conn.execute(_VERSION_AND_TRACKED, (
+            stream, tracking.consumer if tracking is not None else ""))
+        checked = await cursor.fetchone()
+        assert checked is not None  # two scalar subqueries: always one row
+        current, recorded = int(checked[0]), int(checked[1])
         if current != expected_version:
             raise WrongExpectedVersion(f"{stream}: at {current}, expected {expected_version}")
         if tracking is not None:
-            recorded = await _tracked(conn, tracking.consumer)
             if tracking.position <= recorded:
                 raise AlreadyProcessed(f"{tracking.consumer}: {tracking.position} <= {recorded}")
             if tracking.previous is not None and recorded != tracking.previous:
                 raise WrongExpectedVersion(
                     f"{tracking.consumer}: tracking at {recorded}, expected {tracking.previous}")
         positions: list[int] = []
-        for row in rows:
-            positions.append(await _scalar(conn, _INSERT_EVENT, row))
+        if rows:
+            cursor = await conn.execute(
+                _INSERT_EVENTS.format(rows=", ".join([_ROW_MARKS] * len(rows))),
+                [value for row in rows for value in row])
+            # RETURNING's rows come in no promised order: by version, as they were inserted
+            positions = [int(position) for position, _ in
+                         sorted(await cursor.fetchall(), key=lambda found: int(found[1]))]
         if tracking is not None:
             await conn.execute(_UPSERT_TRACKING, (tracking.consumer, tracking.position))
         return positions

@@ -221,9 +221,9 @@ class SQLiteEventStore(EventStore):
         transaction, which takes the write lock before it reads the version); their positions,
         in version order."""
         marks = ", ".join([_ROW_MARKS] * len(rows))
-        found = await self._db.execute_fetchall(
+        found = list(await self._db.execute_fetchall(
             _INSERT_CHECKED.format(rows=marks),
-            (*(value for row in rows for value in row), stream, expected_version))
+            (*(value for row in rows for value in row), stream, expected_version)))
         if len(found) != len(rows):  # nothing inserted: the version check failed
             _check_version(stream, await self._stream_version(stream), expected_version)
             raise WrongExpectedVersion(f"{stream}: expected {expected_version}")
