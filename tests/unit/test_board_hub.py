@@ -211,3 +211,23 @@ async def test_a_closed_feed_ends_its_iteration_at_once(hub: BoardHub) -> None:
         async with asyncio.timeout(1):
             assert await waiting == []
     assert hub.subscribers == 0
+
+
+async def test_a_hub_far_behind_skips_to_now_and_re_snapshots_instead_of_replaying(
+        board: FakeBoard) -> None:
+    hub = BoardHub(board, buffer=10_000)  # room for every change: a snapshot must be a skip
+    running = asyncio.create_task(hub.run())
+    async with hub.subscribe() as feed:
+        await received(feed, 1)
+        reads = board.reads
+        for number in range(1, 1201):  # the views rebuilding: more than a page at once
+            board.change(number, "REQUESTED")
+        await settle()
+        first = (await received(feed, 1))[0]
+        board.change(1, "IN_PROGRESS")
+        following = (await received(feed, 1))[0]
+    running.cancel()
+
+    assert first.kind == "snapshot" and first.version == 1200 and feed.resyncs == 1
+    assert (following.kind, following.version) == ("change", 1201)
+    assert board.reads - reads <= 4  # one page read and skipped, not 1,200 changes fanned out

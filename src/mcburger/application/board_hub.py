@@ -15,7 +15,9 @@ Guarantees (what the board feeds promise their clients):
   sent a fresh snapshot instead (the client's truth again), then the changes after it.
 - **Bounded.** Memory: ``BUFFER`` changes a subscriber, ``RECENT`` changes in the hub. Database
   work: one read a change batch; a client connecting reads the views' checkpoint, and the
-  board itself is read again only when that moved or ``SNAPSHOT_SECONDS`` passed.
+  board itself is read again only when that moved or ``SNAPSHOT_SECONDS`` passed. A hub that
+  finds ``FAR_BEHIND`` changes at once (the views rebuilding from position 0) skips to now and
+  re-snapshots its subscribers instead of fanning out history.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ log = logging.getLogger(__name__)
 BUFFER = 256  # undelivered changes a subscriber may hold before it is re-sent a snapshot
 RECENT = 1024  # changes the hub keeps for long-poll and SSE resumption
 SNAPSHOT_SECONDS = 1.0  # a snapshot is shared by the subscribers that connect within this
+FAR_BEHIND = 500  # changes found at once (a page of the log): skip to now, re-snapshot all
 WAIT_SECONDS = 15.0  # the hub's wait for the next change, between checks that it is wanted
 
 
@@ -87,11 +90,16 @@ class BoardSubscriber:
     def offer(self, message: BoardMessage) -> None:
         """Called by the hub for each change: never waits."""
         if len(self._pending) >= self._buffer:
-            self._pending.clear()
-            self._resync = True
-            self.resyncs += 1
+            self.resync()
         else:
             self._pending.append(message)
+            self._wake.set()
+
+    def resync(self) -> None:
+        """Drop what is pending: the next message is a fresh snapshot."""
+        self._pending.clear()
+        self._resync = True
+        self.resyncs += 1
         self._wake.set()
 
     def close(self) -> None:
@@ -162,8 +170,19 @@ class BoardHub:
             self._started.set()
         while True:
             changes = await self._queries.wait_for_board_changes(self.version, WAIT_SECONDS)
-            if changes:
+            if len(changes) >= FAR_BEHIND:
+                # A rebuild of the views (or a burst no screen could show one by one): skip to
+                # now and give every subscriber a fresh snapshot, rather than fan out history.
+                self._skip_to(await self._queries.board_version())
+            elif changes:
                 self._publish([BoardMessage.of("change", change) for change in changes])
+
+    def _skip_to(self, version: int) -> None:
+        self.version = self._floor = max(version, self.version)
+        self._recent.clear()
+        for subscriber in self._subscribers:
+            subscriber.resync()
+        self._wake_pollers()
 
     def _publish(self, messages: list[BoardMessage]) -> None:
         for message in messages:
@@ -173,6 +192,9 @@ class BoardHub:
             for subscriber in self._subscribers:
                 subscriber.offer(message)
         self.version = messages[-1].version
+        self._wake_pollers()
+
+    def _wake_pollers(self) -> None:
         woken, self._new = self._new, asyncio.Event()
         woken.set()  # every waiting long poll
 
