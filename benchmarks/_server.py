@@ -202,3 +202,13 @@ def _ram_gib() -> float:
 def _git(*args: str) -> str:
     done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
     return done.stdout.strip()
+
+
+def errorbar(ax: Any, xs: list[int], figures: list[dict[str, float]], label: str,
+             **style: Any) -> None:
+    """A line of medians with min-max bars (figures from `spread`) on a matplotlib axis."""
+    medians = [f["median"] for f in figures]
+    below = [f["median"] - f["min"] for f in figures]
+    above = [f["max"] - f["median"] for f in figures]
+    ax.errorbar(xs, medians, yerr=[below, above], capsize=4, label=label,
+                **{"marker": "o", **style})

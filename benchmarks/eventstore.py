@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import sys
 import tempfile
 import time
@@ -93,7 +94,7 @@ def sqlite_run(scratch: Path, appends: int) -> dict[str, float]:
         with tempfile.TemporaryDirectory(dir=scratch) as work:
             path = Path(work) / "ours.db"
             found[f"ours_{shape}"] = asyncio.run(
-                ours(lambda path=path: SQLiteEventStore.open(path), appends, size))
+                ours(functools.partial(SQLiteEventStore.open, path), appends, size))
             datastore = SQLiteDatastore(str(Path(work) / "theirs.db"))
             recorder = SQLiteApplicationRecorder(datastore)
             recorder.create_table()
@@ -116,7 +117,7 @@ def postgres_run(admin_url: str, appends: int) -> dict[str, float]:
         url = fresh_database(admin_url)
         try:
             found[f"ours_{shape}"] = asyncio.run(
-                ours(lambda url=url: PostgresEventStore.open(url), appends, size))
+                ours(functools.partial(PostgresEventStore.open, url), appends, size))
         finally:
             drop_database(admin_url, url)
         url = fresh_database(admin_url)

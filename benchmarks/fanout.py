@@ -86,6 +86,7 @@ from _server import (
     ROOT,
     Server,
     command_line,
+    errorbar,
     free_port,
     lag_is_zero,
     machine,
@@ -534,15 +535,6 @@ def plot(results: Sequence[dict[str, Any]], path: Path) -> None:
         ax.legend(fontsize=7, loc="upper left", ncol=2 if ax is latency_ax else 1)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-
-
-def errorbar(ax: Any, clients: list[int], figures: list[dict[str, float]], label: str,
-             **style: Any) -> None:
-    medians = [f["median"] for f in figures]
-    below = [f["median"] - f["min"] for f in figures]
-    above = [f["max"] - f["median"] for f in figures]
-    ax.errorbar(clients, medians, yerr=[below, above], capsize=4, label=label,
-                **{"marker": "o", **style})
 
 
 def brief(run: dict[str, Any]) -> str:

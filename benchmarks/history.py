@@ -37,6 +37,7 @@ from _server import (
     ROOT,
     Server,
     command_line,
+    errorbar,
     lag_is_zero,
     machine,
     mcburger_command,
@@ -244,15 +245,6 @@ def plot(sizes: Sequence[dict[str, Any]], path: Path) -> None:
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-
-
-def errorbar(ax: Any, orders: list[int], figures: list[dict[str, float]], label: str,
-             **style: Any) -> None:
-    medians = [f["median"] for f in figures]
-    below = [f["median"] - f["min"] for f in figures]
-    above = [f["max"] - f["median"] for f in figures]
-    ax.errorbar(orders, medians, yerr=[below, above], capsize=4, label=label,
-                **{"marker": "o", **style})
 
 
 def main() -> None:
