@@ -103,3 +103,24 @@ async def test_requests_are_not_logged_one_line_each_unless_asked(launch: Launch
 
     assert '"GET /menu HTTP/1.1" 200' not in quiet.log_path.read_text("utf-8")
     assert '"GET /menu HTTP/1.1" 200' in chatty.log_path.read_text("utf-8")
+
+
+async def test_health_counts_the_board_clients_and_forgets_those_that_left(
+        launch: Launcher) -> None:
+    server = launch("--speed", "1000")
+    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+
+        async def board() -> dict[str, int]:
+            found: dict[str, int] = (await client.get("/healthz")).json()["board"]
+            return found
+
+        async with client.stream("GET", "/board/events") as events:
+            lines = events.aiter_lines()  # (leaving an `async for` would close the stream)
+            while not (await anext(lines)).startswith("data:"):  # up to the snapshot
+                pass
+            assert (await board())["subscribers"] == 1
+
+        async def none_left() -> bool | None:
+            return (await board())["subscribers"] == 0 or None
+
+        assert await wait_until(none_left, 10.0, "the SSE client that left is gone")

@@ -58,7 +58,8 @@ class BoardSource(Protocol):
 
 @dataclass(frozen=True)
 class BoardMessage:
-    """A snapshot or a change, with its JSON text encoded once for every subscriber.
+    """A snapshot or a change, encoded once for every subscriber: ``text`` (JSON, what a
+    WebSocket sends) and ``sse`` (the whole Server-Sent Events frame: event, data, id).
 
     ``kind``: "snapshot" (``GET /board``'s shape: version, requested, in_progress, ready,
     estimates) or "change" (version, number, status, estimated_ready_at).
@@ -68,10 +69,14 @@ class BoardMessage:
     version: int
     data: JSON
     text: str
+    sse: bytes
 
     @classmethod
     def of(cls, kind: str, data: JSON) -> BoardMessage:
-        return cls(kind, int(data["version"]), data, json.dumps(data, separators=(",", ":")))
+        text = json.dumps(data, separators=(",", ":"))
+        version = int(data["version"])
+        frame = f"event: {kind}\ndata: {text}\nid: {version}\n\n".encode()
+        return cls(kind, version, data, text, frame)
 
 
 class BoardSubscriber:
@@ -100,6 +105,7 @@ class BoardSubscriber:
         self._pending.clear()
         self._resync = True
         self.resyncs += 1
+        self._hub.resyncs += 1
         self._wake.set()
 
     def close(self) -> None:
@@ -114,26 +120,43 @@ class BoardSubscriber:
         self.after = version
         self._pending.extend(message for message in recent if message.version > version)
 
-    def __aiter__(self) -> AsyncIterator[BoardMessage]:
-        return self._messages()
+    @property
+    def closed(self) -> bool:
+        return self._closed
 
-    async def _messages(self) -> AsyncIterator[BoardMessage]:
+    async def get(self, timeout: float | None = None) -> BoardMessage | None:
+        """The next message: a snapshot first (and after falling behind), then each change
+        once, in version order. None when ``timeout`` seconds pass first (a transport's cue
+        to send a keep-alive) or when the feed is closed."""
         while not self._closed:
             if self._resync:
                 self._resync = False
                 self._pending.clear()
                 snapshot = await self._hub.snapshot()
                 self.after = snapshot.version
-                yield snapshot
-                continue
-            while self._pending and not self._resync and not self._closed:
+                return snapshot
+            while self._pending and not self._resync:
                 message = self._pending.popleft()
                 if message.version > self.after:
                     self.after = message.version
-                    yield message
-            if not self._resync and not self._closed:
+                    return message
+            if not self._resync:
                 self._wake.clear()
-                await self._wake.wait()
+                try:
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+                except TimeoutError:
+                    return None
+        return None
+
+    def __aiter__(self) -> AsyncIterator[BoardMessage]:
+        return self
+
+    async def __anext__(self) -> BoardMessage:
+        message = await self.get()
+        if message is None:  # closed
+            raise StopAsyncIteration
+        return message
 
 
 class BoardHub:
@@ -156,11 +179,18 @@ class BoardHub:
         self._snapshot_at = 0.0
         self._snapshot_lock = asyncio.Lock()
         self._started = asyncio.Event()
+        self.resyncs = 0  # snapshots re-sent to subscribers that fell behind, since start
         self.version = 0  # the newest change fanned out (or the log's position at start)
 
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
+
+    def stats(self) -> dict[str, int]:
+        """For /healthz: subscribers now, the newest version fanned out, and the snapshots
+        re-sent since start to subscribers that fell behind (or after a skip)."""
+        return {"subscribers": len(self._subscribers), "version": self.version,
+                "resyncs": self.resyncs}
 
     async def run(self) -> None:
         """Read each new change once and hand it to every subscriber, forever (restarted by

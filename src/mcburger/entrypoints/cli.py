@@ -127,7 +127,9 @@ def _serve(settings: Settings, roles: frozenset[str]) -> None:
     # for them on shutdown so a stop always reaches the lifespan's orderly close.
     uvicorn.run(create_app(settings, roles=roles), host=settings.host, port=settings.port,
                 log_level=settings.log_level, access_log=settings.access_log,
-                ws="websockets-sansio",
+                # Board messages are ~100 bytes: compressing them saves nothing and costs each
+                # WebSocket a zlib context (~40 KB) and CPU for every message it is sent
+                ws="websockets-sansio", ws_per_message_deflate=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 

@@ -18,15 +18,16 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
-from fastapi.sse import EventSourceResponse, ServerSentEvent
+from fastapi.responses import StreamingResponse
 
-from mcburger.application.board_hub import BoardSubscriber
+from mcburger.application.board_hub import BoardHub, BoardSubscriber
 from mcburger.entrypoints.api.deps import HubDep, WsHubDep
 from mcburger.entrypoints.api.schemas import BoardChange, BoardOut
 
 router = APIRouter(prefix="/board", tags=["board"])
 
 SEND_TIMEOUT_SECONDS = 30.0
+SSE_PING_SECONDS = 15.0  # a comment line on a quiet SSE stream
 TOO_SLOW = 4008  # WebSocket close code: the client did not keep up; reconnect
 
 
@@ -46,18 +47,32 @@ async def poll_board(
     return await hub.changes_after(since, timeout)
 
 
-@router.get("/events", response_class=EventSourceResponse)
+@router.get("/events", response_class=StreamingResponse, responses={200: {
+    "description": "An event stream: `snapshot` then `change` events, `id` the version",
+    "content": {"text/event-stream": {}}}})
 async def board_events(
     hub: HubDep,
     last_event_id: Annotated[int | None, Header()] = None,
-) -> AsyncIterator[ServerSentEvent]:
+) -> StreamingResponse:
     """Server-Sent Events: the snapshot, then each change; ``id`` is the version, so a
     reconnecting EventSource resumes after the last change it saw (or gets a fresh
     ``snapshot`` event when that change is too old for the server to replay)."""
+    # Frames are encoded once by the hub for every client, and written as they are: FastAPI's
+    # EventSourceResponse re-encodes each one through two task hops a client (4 x the CPU).
+    return StreamingResponse(_event_stream(hub, last_event_id), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _event_stream(hub: BoardHub, last_event_id: int | None) -> AsyncIterator[bytes]:
     async with hub.subscribe(last_event_id) as feed:
-        async for message in feed:
-            yield ServerSentEvent(raw_data=message.text, event=message.kind,
-                                  id=str(message.version))
+        while True:
+            message = await feed.get(timeout=SSE_PING_SECONDS)
+            if message is not None:
+                yield message.sse
+            elif feed.closed:
+                return
+            else:
+                yield b": ping\n\n"  # keeps proxies and phones' NAT from closing a quiet stream
 
 
 @router.websocket("/ws")

@@ -124,6 +124,10 @@ class HealthOut(BaseModel):
         description="per consumer: events (embedded) or bus messages (distributed) not yet "
                     "taken in")
     failures: dict[str, str]
+    board: dict[str, int] = Field(
+        description="the board hub of this process: clients subscribed now (WebSocket and "
+                    "SSE), the newest change version fanned out, snapshots re-sent to clients "
+                    "that fell behind")
 
 
 # --- analytics ------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ async def health(restaurant: RestaurantDep) -> dict[str, object]:
             "restaurant_id": restaurant.settings.restaurant_id,
             "roles": sorted(restaurant.roles), "dependencies": dependencies,
             "event_store": {"last_position": head},
-            "consumer_lag": lag, "failures": failures}
+            "consumer_lag": lag, "failures": failures, "board": restaurant.board.stats()}
 
 
 @router.get("/metrics", tags=["operations"], response_class=Response)
