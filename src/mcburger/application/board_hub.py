@@ -25,7 +25,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
@@ -34,8 +33,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from mcburger.application.ports import JSON
-
-log = logging.getLogger(__name__)
 
 BUFFER = 256  # undelivered changes a subscriber may hold before it is re-sent a snapshot
 RECENT = 1024  # changes the hub keeps for long-poll and SSE resumption
@@ -274,7 +271,8 @@ class BoardHub:
             if found or remaining <= 0:
                 return found
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._new.wait(), remaining)
+                async with asyncio.timeout(remaining):
+                    await self._new.wait()
 
     def _recent_after(self, since: int) -> list[JSON]:
         """The changes after ``since`` the hub holds: O(changes found), newest first read."""
