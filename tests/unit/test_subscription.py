@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Collection, Sequence
 
@@ -133,3 +134,27 @@ async def test_a_subscription_far_behind_says_it_is_catching_up_and_when_it_has(
     assert messages[-1].startswith("projections: caught up at position 40 in ")
     assert len(messages) == 2
 
+
+
+async def test_when_one_fails_the_others_are_stopped_before_the_failure_is_reported() -> None:
+    store = await a_log([ORDERING] * 3)
+    outcome: list[str] = []
+
+    async def still_writing(batch: Sequence[RecordedEvent]) -> None:
+        try:
+            await asyncio.Event().wait()  # a commit that has not come back yet
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+
+    async def broken(batch: Sequence[RecordedEvent]) -> None:
+        raise ValueError("broken projection")
+
+    shared = SharedSubscription("projections", store, [
+        Subscription("views", store, still_writing), Subscription("analytics", store, broken)])
+
+    with pytest.raises(ConsumerFailed, match="analytics"):
+        await shared.poll_once()
+
+    # stopped before the failure reached the supervisor, not left running beside a restart
+    assert outcome == ["cancelled"]

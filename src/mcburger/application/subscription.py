@@ -140,11 +140,22 @@ class SharedSubscription:
                     progress.done(head)
                     return read
                 ahead = asyncio.ensure_future(self._read(batch[-1].position))
-                await asyncio.gather(*(s.take(batch) for s in self.subscriptions))
+                await self._hand_out(batch)
                 read += len(batch)
                 progress.at(batch[-1].position)
         finally:
             ahead.cancel()
+
+    async def _hand_out(self, batch: Sequence[RecordedEvent]) -> None:
+        """Every subscription takes the batch, concurrently. When one fails the others are
+        cancelled and awaited first: none may still be writing when the supervisor restarts
+        them all (analytics, say, restores its memory on restart)."""
+        try:
+            async with asyncio.TaskGroup() as group:
+                for subscription in self.subscriptions:
+                    group.create_task(subscription.take(batch))
+        except* ConsumerFailed as failed:
+            raise failed.exceptions[0] from None
 
     async def _read(self, after: int) -> tuple[int, list[RecordedEvent]]:
         """The log's head, then up to a batch after ``after`` (nothing of interest up to the
