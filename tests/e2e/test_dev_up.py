@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import subprocess
 from pathlib import Path
 
@@ -30,10 +31,15 @@ async def test_dev_up_serves_an_order_to_the_board_and_dev_down_stops_it(tmp_pat
     if not (REPO / ".cache" / "kafka" / "libs").is_dir():
         pytest.skip("scripts/install-kafka has not fetched the broker")
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("MCBURGER_")}, **_ports()}
-    root = tmp_path / "dev"
-    up = await asyncio.to_thread(
-        subprocess.run, [str(REPO / "scripts" / "dev-up"), str(root), "--speed", "200"],
-        env=env, capture_output=True, text=True, timeout=600, check=False)
+    # As the README has it: options first, no DIR, so .dev in the current directory
+    root = tmp_path / ".dev"
+    command = [str(REPO / "scripts" / "dev-up"), "--speed", "200"]
+
+    def dev_up() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True,
+                              timeout=600, check=False)
+
+    up = await asyncio.to_thread(dev_up)
     try:
         assert up.returncode == 0, up.stdout[-3000:] + up.stderr[-3000:]
         base = int(env["MCBURGER_BASE_PORT"])
@@ -50,13 +56,19 @@ async def test_dev_up_serves_an_order_to_the_board_and_dev_down_stops_it(tmp_pat
                 return number in shown["ready"]
 
             await wait_until(on_the_board, 60.0, f"order {number} READY on the board service")
+
+        # A crashed service comes back by running dev-up again; what runs is left alone
+        os.kill(int((root / "pids" / "relay.pid").read_text()), signal.SIGKILL)
+        again = await asyncio.to_thread(dev_up)
+        assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+        assert "== relay on" in again.stdout and "== api on" not in again.stdout, again.stdout
         assert sorted(p.name for p in (root / "logs").glob("*.log")) == sorted(
             f"{name}.log" for name in ("api", "board", "ordering", "kitchen", "analytics",
                                        "relay", "ferretdb", "kafka", "postgres",
                                        "postgres-init"))
     finally:
         down = await asyncio.to_thread(
-            subprocess.run, [str(REPO / "scripts" / "dev-down"), str(root)], env=env,
+            subprocess.run, [str(REPO / "scripts" / "dev-down")], cwd=tmp_path, env=env,
             capture_output=True, text=True, timeout=180, check=False)
     assert down.returncode == 0, down.stdout + down.stderr
     assert "stopped api" in down.stdout and "stopped kafka" in down.stdout

@@ -99,6 +99,12 @@ def serve(
     mongo_url: Annotated[str | None, typer.Option(
         help="MongoDB URL of the read models [env MCBURGER_MONGO_URL; SQLite in the data dir]")
     ] = None,
+    mongo_database: Annotated[str | None, typer.Option(
+        help="MongoDB database of the read models [env MCBURGER_MONGO_DATABASE; mcburger]")
+    ] = None,
+    topic_partitions: Annotated[int | None, typer.Option(
+        help="Partitions of the topics this service creates (1-1000) "
+             "[env MCBURGER_TOPIC_PARTITIONS; 3]")] = None,
 ) -> None:
     """Run one service of the distributed restaurant (the services talk through Kafka)."""
     if role not in ROLES:
@@ -107,7 +113,8 @@ def serve(
                          data_dir=data_dir, favorites_first=favorites_first, menu=menu,
                          stock_target=stock_target, restaurant_id=restaurant_id,
                          access_log=access_log, eventstore_url=eventstore_url,
-                         kafka_bootstrap=kafka_bootstrap, mongo_url=mongo_url)
+                         kafka_bootstrap=kafka_bootstrap, mongo_url=mongo_url,
+                         mongo_database=mongo_database, topic_partitions=topic_partitions)
     if not settings.kafka_bootstrap:
         raise typer.BadParameter("a service talks through Kafka: give --kafka-bootstrap "
                                  "or MCBURGER_KAFKA_BOOTSTRAP", param_hint="--kafka-bootstrap")
