@@ -4,8 +4,11 @@ on the API reaches the board service, and scripts/dev-down stops it all."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+import random
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
@@ -13,7 +16,6 @@ import httpx
 import pytest
 
 from tests.e2e.helpers import wait_until
-from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -21,10 +23,28 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def _ports() -> dict[str, str]:
-    # Six consecutive free service ports are not guaranteed; a random high base rarely clashes.
-    base = 20000 + free_port() % 20000
-    return {"MCBURGER_BASE_PORT": str(base), "PG_PORT": str(free_port()),
-            "MONGO_PORT": str(free_port()), "KAFKA_PORT": str(free_port())}
+    """Ten consecutive free ports below the kernel's ephemeral range: six services, PostgreSQL,
+    FerretDB, Kafka and its controller (Kafka+1). A port from bind(0) lies inside that range,
+    where any outgoing connection may take it (or the port after it) before dev-up binds."""
+    first = _free_block(10)
+    return {"MCBURGER_BASE_PORT": str(first), "PG_PORT": str(first + 6),
+            "MONGO_PORT": str(first + 7), "KAFKA_PORT": str(first + 8)}
+
+
+def _free_block(size: int) -> int:
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    upper = low - size if low - size > 20000 else 30000  # (a range starting low: any will do)
+    for _ in range(100):
+        first = random.randrange(20000, upper)
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(first, first + size):
+                    probe = held.enter_context(socket.socket())
+                    probe.bind(("127.0.0.1", port))
+            return first
+        except OSError:
+            continue
+    raise RuntimeError(f"no {size} consecutive free ports between 20000 and {upper}")
 
 
 async def test_dev_up_serves_an_order_to_the_board_and_dev_down_stops_it(tmp_path: Path) -> None:
