@@ -50,35 +50,25 @@ class PrometheusMetrics:
 
     def projected(self, events: Sequence[Event]) -> None:
         # Counted first, then one increment a counter: a rebuild passes 5,000 events a batch.
-        counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        counts: collections.Counter[tuple[Counter, str | None]] = collections.Counter()
         for event in events:
             match event:
                 case OrderPlaced():
-                    counts["placed", ""] += 1
+                    counts[self.orders_placed, None] += 1
                     self._placed_at[event.number] = event.occurred_at
                 case OrderReady():
-                    counts["ready", ""] += 1
+                    counts[self.orders_ready, None] += 1
                     placed = self._placed_at.pop(event.number, None)
                     if placed is not None:
                         self.order_wait.observe((event.occurred_at - placed).total_seconds())
                 case OrderCollected():
-                    counts["collected", ""] += 1
+                    counts[self.orders_collected, None] += 1
                 case UnitPrepared():
-                    counts["prepared", event.item] += 1
+                    counts[self.units_prepared, event.item] += 1
                 case UnitAllocated():
-                    counts["allocated", event.source] += 1
-        for (kind, label), count in counts.items():
-            match kind:
-                case "placed":
-                    self.orders_placed.inc(count)
-                case "ready":
-                    self.orders_ready.inc(count)
-                case "collected":
-                    self.orders_collected.inc(count)
-                case "prepared":
-                    self.units_prepared.labels(label).inc(count)
-                case "allocated":
-                    self.units_allocated.labels(label).inc(count)
+                    counts[self.units_allocated, event.source] += 1
+        for (counter, label), count in counts.items():
+            (counter if label is None else counter.labels(label)).inc(count)
 
     def written(self, documents: Sequence[tuple[str, dict[str, Any]]]) -> None:
         for collection, document in documents:
