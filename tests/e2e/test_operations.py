@@ -34,6 +34,12 @@ async def test_metrics_count_the_orders_placed(launch: Launcher) -> None:
 
         total = await wait_until(placed_total, 10.0, "/metrics shows the orders placed")
         assert total == 3.0
+
+        async def colas_prepared() -> float | None:  # a labelled counter, one cola ordered
+            text = (await client.get("/metrics")).text
+            return _metric(text, 'mcburger_units_prepared_total{item="cola"}')
+
+        assert await wait_until(colas_prepared, 10.0, "/metrics counts the cola made") == 1.0
         text = (await client.get("/metrics")).text
         assert "# TYPE mcburger_orders_placed_total counter" in text
 
