@@ -103,7 +103,9 @@ class KafkaConsumer(BusConsumer):
         self._group = group
         self._topics = topics
         self._client_id = client_id
-        self._consumer = self._new_consumer()
+        # Made by ``start``: one made here and replaced there was never closed (an "Unclosed
+        # AIOKafkaConsumer" ERROR at every start of every service)
+        self._consumer: AIOKafkaConsumer | None = None
         self._started = False
 
     def _new_consumer(self) -> AIOKafkaConsumer:
@@ -120,8 +122,13 @@ class KafkaConsumer(BusConsumer):
         await self._consumer.start()
         self._started = True
 
+    def _running(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError(f"consumer {self._group} used before start()")
+        return self._consumer
+
     async def fetch(self, max_messages: int, timeout: float) -> list[Delivery]:
-        found = await self._consumer.getmany(timeout_ms=int(timeout * 1000),
+        found = await self._running().getmany(timeout_ms=int(timeout * 1000),
                                              max_records=max_messages)
         deliveries: list[Delivery] = []
         for _, records in sorted(found.items()):
@@ -140,26 +147,29 @@ class KafkaConsumer(BusConsumer):
         if not offsets:
             return
         try:
-            await self._consumer.commit(
+            await self._running().commit(
                 {partition: OffsetAndMetadata(offset, "") for partition, offset in offsets.items()})
         except _COMMIT_LOST as error:
             raise CommitFailed(str(error)) from error
 
     def owned(self) -> set[tuple[str, int]]:
+        if self._consumer is None:  # not started: owns nothing yet
+            return set()
         return {(p.topic, p.partition) for p in self._consumer.assignment()}
 
     async def lag(self) -> int:
-        owned = list(self._consumer.assignment())
-        if not owned:
+        consumer = self._consumer
+        owned = [] if consumer is None else list(consumer.assignment())
+        if consumer is None or not owned:
             return 0
-        ends: dict[Any, int] = await self._consumer.end_offsets(owned)
+        ends: dict[Any, int] = await consumer.end_offsets(owned)
         behind = 0
         for partition in owned:
-            committed = await self._consumer.committed(partition) or 0
+            committed = await consumer.committed(partition) or 0
             behind += max(0, ends[partition] - committed)
         return behind
 
     async def stop(self) -> None:
         if self._started:
             self._started = False
-            await self._consumer.stop()
+            await self._running().stop()
