@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     log_level: str = "info"
     # Off by default: at full load a line per request costs more than the request's own work
     access_log: bool = Field(False, description="log one line per HTTP request")
+    # A projection far behind (a rebuild) is CPU-bound Python: give the costliest their own
+    # processes, on the spare cores (None: one fewer than the machine has; 0: never)
+    rebuild_processes: int | None = Field(
+        None, ge=0, le=8, description="worker processes a projection rebuild may use")
     # Distributed mode (``mcburger serve``); unset, everything stays embedded in the data dir.
     eventstore_url: str | None = Field(
         None, description="sqlite:///path, postgresql://..., kurrentdb://... (or esdb://)")

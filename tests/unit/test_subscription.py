@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import pytest
 
@@ -25,12 +25,16 @@ class CountingEventStore(InMemoryEventStore):
 
     def __init__(self) -> None:
         super().__init__()
-        self.reads = 0
+        self.reads = self.waits = 0
 
     async def read_all(self, after_position: int = 0, limit: int = 500,
                        categories: Collection[str] | None = None) -> list[RecordedEvent]:
         self.reads += 1
         return await super().read_all(after_position, limit, categories)
+
+    async def wait_for_append(self, after_position: int, timeout: float) -> bool:
+        self.waits += 1
+        return await super().wait_for_append(after_position, timeout)
 
 
 class Recorder:
@@ -135,7 +139,6 @@ async def test_a_subscription_far_behind_says_it_is_catching_up_and_when_it_has(
     assert len(messages) == 2
 
 
-
 async def test_when_one_fails_the_others_are_stopped_before_the_failure_is_reported() -> None:
     store = await a_log([ORDERING] * 3)
     outcome: list[str] = []
@@ -158,3 +161,49 @@ async def test_when_one_fails_the_others_are_stopped_before_the_failure_is_repor
 
     # stopped before the failure reached the supervisor, not left running beside a restart
     assert outcome == ["cancelled"]
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let the running subscription take steps until ``condition`` holds (bounded)."""
+    async with asyncio.timeout(5):
+        while not condition():  # noqa: ASYNC110 - each step of the other task is a yield
+            await asyncio.sleep(0)
+
+
+async def test_one_caught_up_elsewhere_joins_and_gets_only_what_is_after_its_position(
+) -> None:
+    store = await a_log([ORDERING, KITCHEN] * 10)  # odd positions: ordering; even: kitchen
+    views, analytics = Recorder(), Recorder()
+    shared = SharedSubscription(
+        "projections", store, [Subscription("views", store, views.handle, (ORDERING,))],
+        batch_size=4)
+    running = asyncio.create_task(shared.run([0]))
+    try:
+        await until(lambda: views.positions[-1:] == [19])
+        # rebuilt up to 16 in a worker process; it reads kitchen events too, from now on
+        shared.join(Subscription("analytics", store, analytics.handle), 16)
+        await until(lambda: analytics.positions[-1:] == [20])
+        await store.append("kitchen-21", [category_event(KITCHEN, "main", 21)], 0)
+        await until(lambda: analytics.positions[-1:] == [21])
+    finally:
+        running.cancel()
+
+    assert analytics.positions == [17, 18, 19, 20, 21]
+    assert views.positions == list(range(1, 21, 2))  # never handed an event twice
+
+
+async def test_with_every_subscription_rebuilding_elsewhere_it_waits_for_them() -> None:
+    store = await a_log([ORDERING] * 3)
+    seen = Recorder()
+    shared = SharedSubscription("projections", store, [])
+    running = asyncio.create_task(shared.run([]))
+    try:
+        for _ in range(20):
+            await asyncio.sleep(0)
+        assert (store.reads, store.waits) == (0, 0)  # nobody to read for: no busy loop
+        shared.join(Subscription("views", store, seen.handle, (ORDERING,)), 1)
+        await until(lambda: seen.positions[-1:] == [3])
+    finally:
+        running.cancel()
+
+    assert seen.positions == [2, 3]

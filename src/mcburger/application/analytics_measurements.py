@@ -176,11 +176,12 @@ class Measurements:
     def dirty_buckets(self, previous_now: float) -> set[int]:
         """Buckets whose document may have changed since the newest event was at
         ``previous_now``: those events touched, and those time moved on in."""
-        first = math.floor(previous_now / BUCKET_SECONDS)
-        touched = self.buckets.touched
-        if self.preparing:  # work going on fills every bucket time moved through
-            return touched | set(range(first, math.floor(self.now / BUCKET_SECONDS) + 1))
-        return touched | {first, math.floor(self.now / BUCKET_SECONDS)}
+        first, last = math.floor(previous_now / BUCKET_SECONDS), bucket_at(self.now)
+        dirty = self.buckets.touched | {first, last}
+        if self.preparing:  # work going on fills every bucket it has gone on in
+            since = min(self.bucket_of(p.started_at) for p in self.preparing.values())
+            dirty.update(range(max(first, since), last + 1))
+        return dirty
 
     # --- snapshots --------------------------------------------------------------------------
 

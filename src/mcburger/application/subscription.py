@@ -103,7 +103,7 @@ class SharedSubscription:
     after its own position, so they may start from different checkpoints. They handle a batch
     concurrently while the next one is read; the slowest sets the pace, and a crash of one
     stops them all and the supervisor restarts them (each from its own checkpoint:
-    idempotent).
+    idempotent). One caught up elsewhere (a rebuild in a worker process) ``join``s later.
     """
 
     def __init__(self, name: str, store: EventStore, subscriptions: Sequence[Subscription],
@@ -112,6 +112,12 @@ class SharedSubscription:
         self.subscriptions = list(subscriptions)
         self._store = store
         self._batch_size = batch_size
+        self._joining: list[tuple[Subscription, int]] = []
+        self._joined = asyncio.Event()
+        self._categories: list[str] | None = []
+        self._union_categories()
+
+    def _union_categories(self) -> None:
         categories = [s.categories for s in self.subscriptions]
         self._categories = None if None in categories else sorted(
             {category for some in categories if some is not None for category in some})
@@ -120,13 +126,45 @@ class SharedSubscription:
         for subscription, position in zip(self.subscriptions, after, strict=True):
             subscription.position = subscription.scanned = position
         while True:
+            self._admit()
             await self.poll_once()
-            await self._store.wait_for_append(self._scanned(), timeout=30.0)
+            if not self._joining:
+                await self._wait_for_append_or_join(self._scanned())
+
+    def join(self, subscription: Subscription, after: int) -> None:
+        """Add ``subscription``, whose handler has taken in the log up to ``after``, between
+        two batches (it may be far ahead of the others: it gets only what is after ``after``).
+        """
+        self._joining.append((subscription, after))
+        self._joined.set()
+
+    def _admit(self) -> None:
+        for subscription, position in self._joining:
+            subscription.position = subscription.scanned = position
+            self.subscriptions.append(subscription)
+        if self._joining:
+            self._joining.clear()
+            self._union_categories()
+        self._joined.clear()
+
+    async def _wait_for_append_or_join(self, after: int) -> None:
+        if not self.subscriptions:  # all of them catching up elsewhere yet
+            await self._joined.wait()
+            return
+        appended = asyncio.ensure_future(self._store.wait_for_append(after, timeout=30.0))
+        joined = asyncio.ensure_future(self._joined.wait())
+        try:
+            await asyncio.wait((appended, joined), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            appended.cancel()
+            joined.cancel()
 
     async def poll_once(self) -> int:
         """Hand everything available now to the subscriptions; return how many events were
         read."""
         read = 0
+        if not self.subscriptions:
+            return read
         position = self._scanned()
         progress = _Progress(self.name, position, await self._store.last_position())
         # The next batch is read while this one is handled (the store works in its own thread)
@@ -143,6 +181,8 @@ class SharedSubscription:
                 await self._hand_out(batch)
                 read += len(batch)
                 progress.at(batch[-1].position)
+                if self._joining:  # read on from where the newcomer is too
+                    return read
         finally:
             ahead.cancel()
 
@@ -155,7 +195,8 @@ class SharedSubscription:
                 for subscription in self.subscriptions:
                     group.create_task(subscription.take(batch))
         except* ConsumerFailed as failed:
-            raise failed.exceptions[0] from None
+            error = failed.exceptions[0]
+            raise error from error.__cause__  # the failure itself, not its group
 
     async def _read(self, after: int) -> tuple[int, list[RecordedEvent]]:
         """The log's head, then up to a batch after ``after`` (nothing of interest up to the
@@ -165,7 +206,7 @@ class SharedSubscription:
 
     def _scanned(self) -> int:
         """The log position up to which every subscription has seen everything."""
-        return min(max(s.position, s.scanned) for s in self.subscriptions)
+        return min((max(s.position, s.scanned) for s in self.subscriptions), default=0)
 
 
 class _Progress:
