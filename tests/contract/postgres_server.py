@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg import sql
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from tests.support.servers import free_port, tail
 
@@ -132,3 +132,12 @@ def _run(command: list[str]) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{shlex.join(command)} failed:\n{done.stdout}{done.stderr}")
+
+
+def url_of(conninfo: str) -> str:
+    """A postgresql:// URL (what MCBURGER_EVENTSTORE_URL takes) from a conninfo string."""
+    parts = conninfo_to_dict(conninfo)
+    user = parts.get("user", "postgres")
+    password = f":{parts['password']}" if parts.get("password") else ""
+    return (f"postgresql://{user}{password}@{parts.get('host', '127.0.0.1')}:"
+            f"{parts.get('port', 5432)}/{parts['dbname']}")

@@ -8,19 +8,22 @@ messages (the message key), so clusters never see each other's events.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
-from psycopg.conninfo import conninfo_to_dict
 
 from mcburger.adapters.eventstore.postgres import PostgresEventStore
 from mcburger.bootstrap import ROLES
 from mcburger.domain.events import Event
-from tests.contract.postgres_server import fresh_database
+from tests.contract.postgres_server import fresh_database, url_of
 from tests.e2e.helpers import events_in
-from tests.e2e.processes import Launcher, Server
+from tests.e2e.processes import Launcher, Server, free_port
 from tests.support.kafka_server import KafkaBroker
 
 # Started in this order: the api last, so that its health says the rest is up too.
@@ -41,6 +44,14 @@ class Cluster:
         server = self.launch.serve(role, *self.flags, env=self.env)
         self.services[role] = server
         return server
+
+    def run_another(self, role: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+        """``mcburger serve <role>`` once more beside the running one, to its end (bounded)."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith("MCBURGER_")}
+        return subprocess.run(
+            [sys.executable, "-m", "mcburger", "serve", role, *self.flags, "--host",
+             "127.0.0.1", "--port", str(free_port()), "--data-dir", str(data_dir)],
+            env={**env, **self.env}, capture_output=True, text=True, timeout=60, check=False)
 
     def restart(self, role: str) -> Server:
         """Start ``role`` again (after it was killed) with the same configuration."""
@@ -70,7 +81,7 @@ def start_cluster(launch: Launcher, postgres: str, mongo: str, kafka: KafkaBroke
                   *flags: str) -> Cluster:
     restaurant_id = f"r{uuid.uuid4().hex[:10]}"
     env = {
-        "MCBURGER_EVENTSTORE_URL": _url(fresh_database(postgres)),
+        "MCBURGER_EVENTSTORE_URL": url_of(fresh_database(postgres)),
         "MCBURGER_KAFKA_BOOTSTRAP": kafka.bootstrap,
         "MCBURGER_MONGO_URL": mongo,
         "MCBURGER_MONGO_DATABASE": f"mcburger_{restaurant_id}",
@@ -80,12 +91,3 @@ def start_cluster(launch: Launcher, postgres: str, mongo: str, kafka: KafkaBroke
     for role in START_ORDER:
         cluster.start(role)
     return cluster
-
-
-def _url(conninfo: str) -> str:
-    """A postgresql:// URL (what MCBURGER_EVENTSTORE_URL takes) from a conninfo string."""
-    parts = conninfo_to_dict(conninfo)
-    user = parts.get("user", "postgres")
-    password = f":{parts['password']}" if parts.get("password") else ""
-    return (f"postgresql://{user}{password}@{parts.get('host', '127.0.0.1')}:"
-            f"{parts.get('port', 5432)}/{parts['dbname']}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from pathlib import Path
 from typing import Annotated, Any
@@ -11,6 +12,7 @@ import uvicorn
 from pydantic import ValidationError
 
 from mcburger.adapters.datadir import DataDirectoryInUse, DataDirectoryLock
+from mcburger.adapters.role_lock import SINGLE_OWNER_ROLES, RoleInUse, RoleLock
 from mcburger.bootstrap import EMBEDDED_ROLES, ROLES
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
@@ -118,7 +120,30 @@ def serve(
     if not settings.kafka_bootstrap:
         raise typer.BadParameter("a service talks through Kafka: give --kafka-bootstrap "
                                  "or MCBURGER_KAFKA_BOOTSTRAP", param_hint="--kafka-bootstrap")
-    _serve(settings, frozenset({role}))
+    with _hold_role(settings, role):  # held while the service runs; freed if it dies
+        _serve(settings, frozenset({role}))
+
+
+def _hold_role(settings: Settings, role: str) -> contextlib.AbstractContextManager[object]:
+    """The role's lock for a single-owner role (exit 1 if another instance holds it)."""
+    if role not in SINGLE_OWNER_ROLES:
+        return contextlib.nullcontext()  # api and board instances may be many
+    try:
+        lock = RoleLock.acquire(settings.eventstore_url, settings.data_dir,
+                                settings.restaurant_id, role)
+    except RoleInUse as error:
+        typer.echo(f"mcburger: {error}: run one {role} per restaurant (a second one is not "
+                   "safe yet, see docs/architecture.md)", err=True)
+        raise typer.Exit(1) from None
+    except Exception as error:  # the event store is unreachable: say so, without a traceback
+        typer.echo(f"mcburger: cannot hold the {role} lock in the event store: "
+                   f"{type(error).__name__}: {error}", err=True)
+        raise typer.Exit(1) from None
+    if lock is None:
+        typer.echo(f"mcburger: WARNING: this event store has no lock, so a second {role} of "
+                   f"restaurant {settings.restaurant_id} would not be refused: run one", err=True)
+        return contextlib.nullcontext()
+    return lock
 
 
 app.command()(simulate)

@@ -6,7 +6,8 @@ aggregation beyond what ``find`` needs. Documents live in ``rm_<collection>`` as
 ``{_id: key, seq, position, body}``; checkpoints in ``checkpoints`` as
 ``{_id: consumer, position}``.
 
-Without a transaction a commit is several writes, and a crash can stop it half-way. That is made
+Without a transaction a commit is several writes (one bulk write per collection, then the
+checkpoint), and a crash can stop it half-way. That is made
 harmless by the port's two guards rather than by atomicity: each Put only replaces a document
 whose stored position is lower, and the checkpoint moves last. See ``commit``.
 """
@@ -19,9 +20,9 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import bson
-from pymongo import ASCENDING, AsyncMongoClient
+from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from mcburger.adapters.readmodels.commit_signal import CommitSignal
 from mcburger.application.ports import JSON, Put, ReadModelStore
@@ -33,6 +34,7 @@ _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _COLLECTION = re.compile(r"[A-Za-z0-9_-]{1,100}")
 _PREFIX = "rm_"
 _CHECKPOINTS = "checkpoints"
+_DUPLICATE_KEY = 11000
 
 # How often a waiter re-reads the checkpoint: commits made by another process cannot notify our
 # in-process condition (and change streams are not used), so this bounds how late they are seen.
@@ -108,11 +110,16 @@ class MongoReadModelStore(ReadModelStore):
 
     async def commit(self, consumer: str, position: int, puts: Sequence[Put]) -> None:
         # Validate every document before the first write: there is no transaction to roll back.
-        rows = [(put, _to_json(put.document)) for put in puts]
+        rows = {(put.collection, put.key): (put, _to_json(put.document)) for put in puts}
         if position <= await self.checkpoint(consumer):
             return  # redelivery
-        for put, body in rows:
-            await self._apply(put, body)
+        by_collection: dict[str, list[tuple[Put, JSON]]] = {}
+        for put, body in rows.values():  # the last put of a key wins, as in one transaction
+            by_collection.setdefault(put.collection, []).append((put, body))
+        # One round trip a collection, not one (or two) a document: on a server far away, or
+        # FerretDB here, a batch's documents one at a time were what made a consumer fall behind.
+        for collection, changes in by_collection.items():
+            await self._apply(collection, changes)
         # The checkpoint moves last. A crash before this line leaves Puts applied and the
         # checkpoint behind: the event is redelivered, and each of its Puts then finds a stored
         # position equal to its own and changes nothing, so the outcome is as if it ran once.
@@ -130,23 +137,34 @@ class MongoReadModelStore(ReadModelStore):
     async def close(self) -> None:
         await self._client.close()
 
-    async def _apply(self, put: Put, body: JSON) -> None:
-        """Replace the document only if the stored one is older than ``put``, or insert it.
+    async def _apply(self, collection: str, changes: Sequence[tuple[Put, JSON]]) -> None:
+        """Replace each document only if the stored one is older than its put, or insert it:
+        one unordered bulk write of conditional upserts.
 
-        The insert can lose a race with another writer inserting the same key between our
-        update and our insert. The DuplicateKeyError then does not say whose position is newer,
-        so the conditional update runs once more: the document exists from now on (read models
-        are never deleted), so that update alone decides, with the same position guard.
+        An upsert whose filter does not match because the stored document is as new or newer
+        tries to insert the key and fails with a duplicate key (E11000): nothing to do. The
+        same error also comes from losing a race with another writer inserting the key between
+        our filter and our insert, and does not say whose position is newer; so the failed ones
+        run once more as conditional updates: the document exists from now on (read models are
+        never deleted), so that update alone decides, with the same position guard.
         """
-        documents = await self._indexed_documents(put.collection)
-        fields = {"seq": put.seq, "position": put.position, "body": body}
-        newer = {"_id": put.key, "position": {"$lt": put.position}}
-        if (await documents.update_one(newer, {"$set": fields})).matched_count:
-            return
+        documents = await self._indexed_documents(collection)
+
+        def update(put: Put, body: JSON, upsert: bool) -> UpdateOne:
+            return UpdateOne({"_id": put.key, "position": {"$lt": put.position}},
+                             {"$set": {"seq": put.seq, "position": put.position, "body": body}},
+                             upsert=upsert)
+
         try:
-            await documents.insert_one({"_id": put.key, **fields})
-        except DuplicateKeyError:
-            await documents.update_one(newer, {"$set": fields})
+            await documents.bulk_write([update(put, body, True) for put, body in changes],
+                                       ordered=False)
+        except BulkWriteError as error:
+            failed = error.details.get("writeErrors", [])
+            if any(found.get("code") != _DUPLICATE_KEY for found in failed):
+                raise
+            again = [changes[found["index"]] for found in failed]
+            await documents.bulk_write([update(put, body, False) for put, body in again],
+                                       ordered=False)
 
     async def _move_checkpoint(self, consumer: str, position: int) -> None:
         checkpoints = self._db[_CHECKPOINTS]
