@@ -20,9 +20,9 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import bson
-from pymongo import ASCENDING, AsyncMongoClient, UpdateOne
+from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.asynchronous.collection import AsyncCollection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError, OperationFailure
 
 from mcburger.adapters.readmodels.commit_signal import CommitSignal
 from mcburger.application.ports import JSON, Put, ReadModelStore
@@ -139,7 +139,7 @@ class MongoReadModelStore(ReadModelStore):
 
     async def _apply(self, collection: str, changes: Sequence[tuple[Put, JSON]]) -> None:
         """Replace each document only if the stored one is older than its put, or insert it:
-        one unordered bulk write of conditional upserts.
+        one unordered command of conditional upserts.
 
         An upsert whose filter does not match because the stored document is as new or newer
         tries to insert the key and fails with a duplicate key (E11000): nothing to do. The
@@ -150,21 +150,31 @@ class MongoReadModelStore(ReadModelStore):
         """
         documents = await self._indexed_documents(collection)
 
-        def update(put: Put, body: JSON, upsert: bool) -> UpdateOne:
-            return UpdateOne({"_id": put.key, "position": {"$lt": put.position}},
-                             {"$set": {"seq": put.seq, "position": put.position, "body": body}},
-                             upsert=upsert)
+        def updates(upsert: bool, chosen: Sequence[tuple[Put, JSON]]) -> list[Document]:
+            return [{"q": {"_id": put.key, "position": {"$lt": put.position}},
+                     "u": {"$set": {"seq": put.seq, "position": put.position, "body": body}},
+                     "upsert": upsert} for put, body in chosen]
 
-        try:
-            await documents.bulk_write([update(put, body, True) for put, body in changes],
-                                       ordered=False)
-        except BulkWriteError as error:
-            failed = error.details.get("writeErrors", [])
-            if any(found.get("code") != _DUPLICATE_KEY for found in failed):
-                raise
-            again = [changes[found["index"]] for found in failed]
-            await documents.bulk_write([update(put, body, False) for put, body in again],
-                                       ordered=False)
+        # Upserts, until each one has run: a server may stop an "unordered" command at its
+        # first error (FerretDB v1 does), so what came after the last error runs again
+        # (harmless when it did run: its stored position then equals its own).
+        pending, lost = list(changes), []
+        while pending:
+            reply = await self._db.command({"update": documents.name, "ordered": False,
+                                            "updates": updates(True, pending)})
+            errors = reply.get("writeErrors") or []
+            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                raise OperationFailure(f"read-model update failed: {errors[:3]}",
+                                       details=reply)
+            if not errors:
+                break
+            lost += [pending[int(error["index"])] for error in errors]
+            if int(reply.get("n", 0)) + len(errors) >= len(pending):
+                break  # every statement ran
+            pending = pending[max(int(error["index"]) for error in errors) + 1:]
+        if lost:  # as conditional updates (the documents exist now), never as inserts
+            await self._db.command({"update": documents.name, "ordered": False,
+                                    "updates": updates(False, lost)})
 
     async def _move_checkpoint(self, consumer: str, position: int) -> None:
         checkpoints = self._db[_CHECKPOINTS]
