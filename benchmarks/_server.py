@@ -7,9 +7,11 @@ then SIGKILL after a bound) by the process id we started, never by name.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import random
 import re
 import shlex
 import shutil
@@ -212,3 +214,32 @@ def errorbar(ax: Any, xs: list[int], figures: list[dict[str, float]], label: str
     above = [f["max"] - f["median"] for f in figures]
     ax.errorbar(xs, medians, yerr=[below, above], capsize=4, label=label,
                 **{"marker": "o", **style})
+
+
+def free_port_block(size: int) -> int:
+    """The first of `size` consecutive free ports of 127.0.0.1 below the kernel's ephemeral
+    range (for a program that takes a base port and counts up from it, such as scripts/dev-up):
+    a port from bind(0) lies inside that range, where any outgoing connection may take it (or the
+    port after it) before the program binds it."""
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    upper = low - size if low - size > 20_000 else 30_000  # (a range starting low: any will do)
+    for _ in range(100):
+        first = random.randrange(20_000, upper)
+        try:
+            with contextlib.ExitStack() as held:
+                for port in range(first, first + size):
+                    probe = held.enter_context(socket.socket())
+                    probe.bind((HOST, port))
+            return first
+        except OSError:
+            continue
+    raise RuntimeError(f"no {size} consecutive free ports between 20000 and {upper}")
+
+
+def bars(ax: Any, xs: Sequence[float], figures: Sequence[dict[str, float]], label: str,
+         width: float = 0.35, **style: Any) -> None:
+    """Bars of medians with min-max error bars (figures from `spread`) on a matplotlib axis."""
+    medians = [f["median"] for f in figures]
+    below = [f["median"] - f["min"] for f in figures]
+    above = [f["max"] - f["median"] for f in figures]
+    ax.bar(xs, medians, width, yerr=[below, above], capsize=4, label=label, **style)

@@ -21,6 +21,7 @@ from mcburger.application.analytics import Analytics
 from mcburger.application.board_hub import BoardHub
 from mcburger.application.bus_subscription import BusSubscription, DeadLetters
 from mcburger.application.kitchen_service import KitchenService
+from mcburger.application.lag import SAMPLE_SECONDS, LagWatch
 from mcburger.application.ordering_service import OrderingService
 from mcburger.application.ports import Bus, Clock, EventCodec, EventStore, ReadModelStore
 from mcburger.application.queries import Queries
@@ -96,6 +97,7 @@ class Restaurant:
     feeds: dict[str, Subscription | BusSubscription] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     failed_at: dict[str, float] = field(default_factory=dict)
+    lag_watch: LagWatch = field(default_factory=LagWatch)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def consumers(self) -> dict[str, Consumer]:
@@ -139,6 +141,19 @@ class Restaurant:
             self._spawn("kitchen-timers", self.kitchen.run_timers)
         if self.roles & SERVING_ROLES:
             self._spawn("board-hub", self.board.run)
+        if self.feeds:
+            self._spawn("lag-watch", self._watch_lag)
+
+    async def _watch_lag(self) -> None:
+        """Sample every consumer's lag at a fixed pace, for /healthz's ``falling_behind``."""
+        while True:
+            self.lag_watch.record(await self.lag())
+            await asyncio.sleep(SAMPLE_SECONDS)
+
+    def waits_for_own_read_models(self) -> bool:
+        """Whether this process writes the views and the estimates itself (embedded), so a
+        command's answer may wait for them; a distributed api never waits on another process."""
+        return {"board", "analytics"} <= self.roles and self.bus is None
 
     def _feed(self, name: str, consumer: Consumer) -> Subscription | BusSubscription:
         if self.bus is None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
 from mcburger.adapters.bus.memory import InMemoryBus
@@ -17,6 +18,7 @@ from mcburger.application.bus_subscription import BusSubscription
 from mcburger.bootstrap import ROLES, Restaurant, bootstrap
 from mcburger.config import Settings
 from mcburger.domain.events import OrderLine
+from mcburger.entrypoints.api.app import create_app
 from tests.support.invariants import check_log, check_quiet
 
 SETTINGS = Settings(workers=2, speed=60, seed=11)
@@ -97,3 +99,28 @@ async def test_each_process_runs_only_its_own_consumers(services: Services) -> N
     for role in ("ordering", "kitchen", "board", "analytics"):
         assert all(isinstance(feed, BusSubscription)
                    for feed in services.by_role[role].feeds.values())
+
+
+async def test_the_apis_answer_never_waits_for_the_board_or_analytics() -> None:
+    # No board and no analytics process is running: their read models stay behind for good.
+    events, read_models, bus = InMemoryEventStore(), InMemoryReadModelStore(), InMemoryBus()
+    by_role = {role: await bootstrap(SETTINGS, clock=VirtualClock(), events=events,
+                                     read_models=read_models, bus=bus, roles=frozenset({role}))
+               for role in ("api", "ordering", "kitchen", "relay")}
+    for restaurant in by_role.values():
+        await restaurant.start()
+    app = create_app(restaurant=by_role["api"])
+    app.state.restaurant = by_role["api"]  # what the lifespan does
+    try:
+        async with (httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                      base_url="http://api") as client,
+                    asyncio.timeout(2)):  # waiting for the read models would take 5 s
+            answer = await client.post("/orders",
+                                       json={"items": [{"item": "salad", "quantity": 1}]})
+    finally:
+        await asyncio.gather(*(restaurant.stop() for restaurant in by_role.values()))
+
+    assert answer.status_code == 201, answer.text
+    order = answer.json()
+    assert (order["number"], order["status"], order["estimated_ready_at"]) == (
+        1, "REQUESTED", None)

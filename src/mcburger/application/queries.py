@@ -154,8 +154,15 @@ class Queries:
         documents = await self._store.find(analytics.TIMELINE, after_seq=first - 1)
         return analytics.timeline(documents, bucket_seconds, limit)
 
-    async def caught_up(self, position: int, timeout: float) -> bool:
-        """Wait until the views and the estimates include ``position`` (read-your-writes)."""
+    async def caught_up(self, position: int, timeout: float,
+                        unless_behind: int | None = None) -> bool:
+        """Wait until the views and the estimates include ``position`` (read-your-writes);
+        False at once when one of them is more than ``unless_behind`` events behind it."""
+        if unless_behind is not None:
+            lowest = min(await self._store.checkpoint(views.CONSUMER),
+                         await self._store.checkpoint(analytics.CONSUMER))
+            if position - lowest > unless_behind:
+                return False
         results = await asyncio.gather(
             self._store.wait_for_checkpoint(views.CONSUMER, position, timeout),
             self._store.wait_for_checkpoint(analytics.CONSUMER, position, timeout))

@@ -57,7 +57,12 @@ class OrderOut(BaseModel):
     status: Status
     items: list[OrderLineOut]
     placed_at: datetime
-    estimated_ready_at: datetime | None
+    estimated_ready_at: datetime | None = Field(
+        description="when the order should be READY (its ready time once READY); null until "
+                    "analytics has estimated it. Embedded, a command's answer waits for it "
+                    "(read-your-writes) unless analytics is far behind; distributed, the api "
+                    "never waits for another process: the estimate follows on GET "
+                    "/orders/{number} and the board")
     ready_at: datetime | None = None
     collected_at: datetime | None = None
 
@@ -124,6 +129,10 @@ class HealthOut(BaseModel):
         description="per consumer: events (embedded) or bus messages (distributed) not yet "
                     "taken in")
     failures: dict[str, str]
+    falling_behind: dict[str, int] = Field(
+        default_factory=dict,
+        description="consumers whose lag grew at each of the last 4 samples (5 s apart), with "
+                    "their lag now: they are not keeping up (status degraded)")
     board: dict[str, int] = Field(
         description="the board hub of this process: clients subscribed now (WebSocket and "
                     "SSE), the newest change version fanned out, snapshots re-sent to clients "

@@ -25,17 +25,21 @@ async def get_kitchen(queries: QueriesDep) -> dict[str, object]:
 
 @router.get("/healthz", response_model=HealthOut, tags=["operations"])
 async def health(restaurant: RestaurantDep) -> dict[str, object]:
-    """Liveness, each dependency (store, read models, broker), and every consumer's lag."""
+    """Liveness, each dependency (store, read models, broker), and every consumer's lag;
+    ``degraded`` when a dependency is unreachable, a component crashed in the last 5 minutes,
+    or a consumer keeps falling behind."""
     dependencies = await restaurant.dependencies()
     reachable = all(state == "ok" for state in dependencies.values())
     lag = await restaurant.lag() if reachable else {}
     failures = restaurant.recent_failures()
+    behind = restaurant.lag_watch.falling_behind()
     head = await restaurant.events.last_position() if dependencies["event_store"] == "ok" else -1
-    return {"status": "degraded" if failures or not reachable else "ok",
+    return {"status": "degraded" if failures or behind or not reachable else "ok",
             "restaurant_id": restaurant.settings.restaurant_id,
             "roles": sorted(restaurant.roles), "dependencies": dependencies,
             "event_store": {"last_position": head},
-            "consumer_lag": lag, "failures": failures, "board": restaurant.board.stats()}
+            "consumer_lag": lag, "failures": failures, "falling_behind": behind,
+            "board": restaurant.board.stats()}
 
 
 @router.get("/metrics", tags=["operations"], response_class=Response)
