@@ -54,6 +54,8 @@ async def test_the_api_describes_itself(launch: Launcher) -> None:
         assert docs.status_code == 200
         assert docs.headers["content-type"].startswith("text/html")
         assert "<html" in docs.text.lower()
+        live = await client.get("/livez")  # a liveness probe: answers, checks nothing
+        assert (live.status_code, live.json()) == (200, {"status": "ok"})
 
 
 async def test_long_poll_without_changes_waits_then_returns_nothing(launch: Launcher) -> None:

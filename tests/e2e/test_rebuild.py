@@ -27,7 +27,8 @@ from tests.e2e.processes import CLEAN_EXIT, Launcher
 
 pytestmark = pytest.mark.e2e
 
-ORDERS, SEED = 800, 1  # about 11,000 events: past REBUILD_EVENTS (10,000), so a rebuild
+ORDERS, SEED = 800, 1  # 11,040 events: past REBUILD_EVENTS (10,000), so a rebuild
+EVENTS = 11_040
 REBUILT = ("views", "views-kitchen", "analytics")
 WAIT = 60.0
 
@@ -40,6 +41,7 @@ def written(tmp_path_factory: pytest.TempPathFactory) -> Path:
                            "--seed", str(SEED), "--into", str(data_dir)], capture_output=True,
                           text=True, timeout=120, check=False, env=env)
     assert done.returncode == 0, done.stderr
+    assert f"as {EVENTS:,} events" in done.stdout, done.stdout
     return data_dir
 
 
@@ -78,10 +80,21 @@ async def test_a_worker_process_rebuilds_the_same_read_models_as_the_process_its
 
     assert "analytics: rebuilding in a worker process" in logs["1"]
     assert "[rebuild] mcburger.application.subscription: analytics: caught up" in logs["1"]
+    # the worker's last batch carried analytics' snapshot: the server learned nothing again
+    assert "analytics: learned" not in logs["1"]
     assert "worker process" not in logs["0"]
     assert "Traceback" not in logs["0"] + logs["1"]
-    # what simulate --into wrote, and both rebuilds, document by document
-    assert rebuilt["1"] == rebuilt["0"] == documents(written)
+    # what simulate --into wrote, and both rebuilds, document by document; but analytics'
+    # snapshot of its memory, which the worker puts with its last batch, at the head
+    snapshot = ("analytics_snapshot", "analytics")
+    with sqlite3.connect(tmp_path / "workers-1" / "readmodels.db") as db:
+        assert db.execute("SELECT position FROM documents WHERE collection = ? AND key = ?",
+                          snapshot).fetchone() == (EVENTS,)
+    for found in rebuilt.values():
+        del found[snapshot]
+    expected = documents(written)
+    del expected[snapshot]
+    assert rebuilt["1"] == rebuilt["0"] == expected
 
 
 async def test_a_worker_whose_parent_has_ended_stops_before_it_writes(

@@ -77,6 +77,9 @@ class Analytics:
     def __init__(self, events: EventStore, store: ReadModelStore, menu: Menu,
                  restaurant_id: str, snapshot_every: int = SNAPSHOT_EVERY) -> None:
         self.snapshot_every = snapshot_every
+        # Also put a snapshot with the batch that reaches this position: a rebuild worker's
+        # last batch, so the server then restores from it without learning the log again.
+        self.snapshot_at: int | None = None
         self._events = events
         self._store = store
         self._menu = menu
@@ -199,7 +202,8 @@ class Analytics:
         self._put_measurements(docs, previous_now, batch[-1].position)
         self.measured.forget_collected()
         self._since_snapshot += len(batch)
-        if self._since_snapshot >= self.snapshot_interval():
+        if self._since_snapshot >= self.snapshot_interval() or (
+                self.snapshot_at is not None and batch[-1].position >= self.snapshot_at):
             # Last of the batch's puts: an engine without transactions that stops half-way
             # leaves the previous snapshot (and it is ignored anyway when past the checkpoint).
             docs.put(SNAPSHOT, SNAPSHOT_KEY, 0, batch[-1].position,

@@ -27,6 +27,11 @@ from mcburger.domain.kitchen import Kitchen
 from mcburger.domain.menu import Menu
 from mcburger.domain.ordering import Ordering
 
+# Event types (none is subclassed) after which the forecast's plan must be made again; a set
+# lookup, not an isinstance chain: this runs for every event of a rebuild.
+_MOVES_THE_PLAN = frozenset({PreparationStarted, UnitPrepared, UnitStocked, UnitsCovered,
+                             KitchenConfigured})
+
 Request = tuple[int, str, int]  # (order number, item, units the kitchen has not queued yet)
 
 
@@ -58,9 +63,9 @@ class RestaurantMirror:
                 self._accepted(event.order_id, event.item, 1)
             case UnitsCovered():
                 self._accepted(event.order_id, event.item, event.quantity)
-        if isinstance(event, PreparationStarted | UnitPrepared | UnitStocked | UnitsCovered
-                      | KitchenConfigured) or (isinstance(event, UnitAllocated)
-                                               and event.source == "kitchen"):
+        kind = type(event)
+        if kind in _MOVES_THE_PLAN or (isinstance(event, UnitAllocated)
+                                       and event.source == "kitchen"):
             # anything but a new request (or a unit taken from stock) moves the plan
             self.forecast.stale = True
         if isinstance(event, OrderEvent):

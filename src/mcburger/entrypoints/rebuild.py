@@ -54,6 +54,8 @@ async def rebuild(settings: Settings, name: str, parent: int) -> int:
         feed = Subscription(name, restaurant.events, handle,
                             None if consumer.in_log_order else consumer.categories)
         feed.position = feed.scanned = await consumer.checkpoint()
+        if name == "analytics":  # its memory, as of the last batch: the server restores it
+            restaurant.analytics.snapshot_at = await restaurant.events.last_position()
         # Shared with no one, for its read-ahead: the next batch is read (in the store's
         # thread) while this one is handled
         try:

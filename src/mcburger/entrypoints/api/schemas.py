@@ -117,6 +117,10 @@ class BoardChange(BaseModel):
                           "(its ready time once READY); null until analytics has estimated it")
 
 
+class LiveOut(BaseModel):
+    status: Literal["ok"]
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     restaurant_id: str

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mcburger.entrypoints.api.deps import QueriesDep, RestaurantDep
-from mcburger.entrypoints.api.schemas import HealthOut, KitchenOut, StockOut
+from mcburger.entrypoints.api.schemas import HealthOut, KitchenOut, LiveOut, StockOut
 
 router = APIRouter(tags=["restaurant"])
 
@@ -21,6 +21,13 @@ async def get_stock(queries: QueriesDep) -> dict[str, object]:
 async def get_kitchen(queries: QueriesDep) -> dict[str, object]:
     """Each worker's current unit, the FIFO queue of order units, and the FF.1 flag."""
     return await queries.kitchen()
+
+
+@router.get("/livez", response_model=LiveOut, tags=["operations"])
+async def live() -> dict[str, str]:
+    """Liveness only: the process answers (nothing is checked, unlike ``/healthz``). For a
+    supervisor's liveness probe, and the no-op baseline of ``benchmarks/intake.py``."""
+    return {"status": "ok"}
 
 
 @router.get("/healthz", response_model=HealthOut, tags=["operations"])
