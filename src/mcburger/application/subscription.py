@@ -59,9 +59,10 @@ class Subscription:
     async def poll_once(self) -> int:
         """Handle everything available now; return how many events were handled."""
         handled = 0
-        progress = _Progress(self.name, self.position, await self._store.last_position())
+        progress: _Progress | None = None
         while True:
             head = await self._store.last_position()
+            progress = progress or _Progress(self.name, self.position, head)
             batch = await self._store.read_all(self.position, self._batch_size, self.categories)
             if not batch:
                 # Nothing of interest up to ``head``: wait for appends beyond it, not before it,
@@ -74,6 +75,12 @@ class Subscription:
             self.scanned = max(self.scanned, self.position)
             handled += len(batch)
             progress.at(self.position)
+            if len(batch) < self._batch_size:
+                # A short batch was read after ``head``: nothing of interest is left up to it,
+                # so no second read to find that out (live, a wake is one read, not two).
+                self.scanned = max(self.scanned, head)
+                progress.done(head)
+                return handled
 
     async def take(self, batch: Sequence[RecordedEvent]) -> None:
         """Handle what of a batch of the log (read for several subscriptions) is for this one:
@@ -166,25 +173,38 @@ class SharedSubscription:
         if not self.subscriptions:
             return read
         position = self._scanned()
-        progress = _Progress(self.name, position, await self._store.last_position())
+        progress: _Progress | None = None
         # The next batch is read while this one is handled (the store works in its own thread)
-        ahead = asyncio.ensure_future(self._read(position))
+        ahead: asyncio.Future[tuple[int, list[RecordedEvent]]] | None = (
+            asyncio.ensure_future(self._read(position)))
         try:
-            while True:
+            while ahead is not None:
                 head, batch = await ahead
+                progress = progress or _Progress(self.name, position, head)
                 if not batch:
-                    for subscription in self.subscriptions:
-                        subscription.scanned = max(subscription.scanned, head)
-                    progress.done(head)
+                    self._scanned_up_to(head, progress)
                     return read
-                ahead = asyncio.ensure_future(self._read(batch[-1].position))
+                # A short batch was read after ``head``: nothing is left up to it, so no read
+                # ahead (live, a wake is one read, not two)
+                short = len(batch) < self._batch_size
+                ahead = None if short else asyncio.ensure_future(
+                    self._read(batch[-1].position))
                 await self._hand_out(batch)
                 read += len(batch)
                 progress.at(batch[-1].position)
+                if short:
+                    self._scanned_up_to(head, progress)
                 if self._joining:  # read on from where the newcomer is too
                     return read
+            return read
         finally:
-            ahead.cancel()
+            if ahead is not None:
+                ahead.cancel()
+
+    def _scanned_up_to(self, head: int, progress: _Progress) -> None:
+        for subscription in self.subscriptions:
+            subscription.scanned = max(subscription.scanned, head)
+        progress.done(head)
 
     async def _hand_out(self, batch: Sequence[RecordedEvent]) -> None:
         """Every subscription takes the batch, concurrently. When one fails the others are

@@ -128,6 +128,9 @@ class SQLiteEventStore(EventStore):
         self._poll_seconds = poll_seconds
         self._lock = asyncio.Lock()
         self._appended = asyncio.Condition()
+        # The newest position this process appended: a waiter already behind it needs no query
+        # (another process's appends are found by querying, at the poll bound)
+        self._appended_up_to = 0
 
     @classmethod
     async def open(
@@ -174,6 +177,7 @@ class SQLiteEventStore(EventStore):
                     await self._rollback()
                     raise
         if positions:
+            self._appended_up_to = max(self._appended_up_to, positions[-1])
             async with self._appended:
                 self._appended.notify_all()
         return [
@@ -259,6 +263,7 @@ class SQLiteEventStore(EventStore):
                 await self._rollback()
                 raise
         if rows:
+            self._appended_up_to = max(self._appended_up_to, after)
             async with self._appended:
                 self._appended.notify_all()
         recorded, position = [], before
@@ -344,8 +349,11 @@ class SQLiteEventStore(EventStore):
         deadline = loop.time() + timeout
         # Holding the Condition while reading the log means an in-process append cannot notify
         # between our read and our wait (its notify needs the Condition we only release in wait).
+        if self._appended_up_to > after_position:
+            return True
         async with self._appended:
-            while await self.last_position() <= after_position:
+            while (self._appended_up_to <= after_position
+                   and await self.last_position() <= after_position):
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     return False
