@@ -209,7 +209,16 @@ class Restaurant:
             sys.executable, "-m", "mcburger.entrypoints.rebuild", name, str(os.getpid()),
             stdin=asyncio.subprocess.PIPE)
         try:
-            await worker.communicate(self.settings.model_dump_json().encode())
+            assert worker.stdin is not None
+            worker.stdin.write(self.settings.model_dump_json().encode())
+            await worker.stdin.drain()
+            worker.stdin.close()
+            while True:
+                try:
+                    await asyncio.wait_for(worker.wait(), timeout=1.0)
+                    break
+                except TimeoutError:  # its progress, for /healthz: a lag that shrinks
+                    feed.position = max(feed.position, await self.read_models.checkpoint(name))
         finally:
             if worker.returncode is None:
                 worker.kill()
