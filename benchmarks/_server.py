@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import platform
+import queue
 import random
 import re
 import shlex
@@ -20,7 +21,9 @@ import socket
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -243,3 +246,82 @@ def bars(ax: Any, xs: Sequence[float], figures: Sequence[dict[str, float]], labe
     below = [f["median"] - f["min"] for f in figures]
     above = [f["max"] - f["median"] for f in figures]
     ax.bar(xs, medians, width, yerr=[below, above], capsize=4, label=label, **style)
+
+
+# --- load processes and CPU time from /proc ---------------------------------------------------
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+class LoadProcess:
+    """A load-generator process of a benchmark: started with ``command``, its stderr to
+    ``log_path``, driven over its stdin ("go") and read as one JSON message a line."""
+
+    def __init__(self, command: list[str], log_path: Path) -> None:
+        with log_path.open("wb") as log:
+            self.process = subprocess.Popen(command, stdin=subprocess.PIPE,
+                                            stdout=subprocess.PIPE, stderr=log, text=True)
+        self.log_path = log_path
+        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            try:
+                self.messages.put(json.loads(line))
+            except ValueError:
+                continue
+        self.messages.put(None)  # end of output: the process is gone
+
+    def go(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write("go\n")
+        self.process.stdin.flush()
+
+
+def read_stat(pid: int) -> tuple[str, int, int, int] | None:
+    """State, parent, CPU ticks (utime + stime + cutime + cstime) and start time of a process."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces
+    return fields[0], int(fields[1]), sum(int(x) for x in fields[11:15]), int(fields[19])
+
+
+def alive(pid: int, started: int | None = None) -> bool:
+    """Running (not a zombie), and the same process if its start time is given."""
+    stat = read_stat(pid)
+    return stat is not None and stat[0] != "Z" and (started is None or stat[3] == started)
+
+
+def tree_cpu(roots: dict[str, int]) -> dict[str, dict[str, float]]:
+    """CPU seconds of each named process with its live descendants (a process's reaped children
+    are in its cutime/cstime), and how many processes that is."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and (stat := read_stat(int(entry.name))) is not None:
+            table[int(entry.name)] = stat
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (_, parent, _, _) in table.items():
+        children[parent].append(pid)
+    found = {}
+    for name, root in roots.items():
+        if root not in table:
+            raise RuntimeError(f"{name} (pid {root}) is gone")
+        ticks, count, stack = 0, 0, [root]
+        while stack:
+            pid = stack.pop()
+            ticks += table[pid][2]
+            count += 1
+            stack.extend(children[pid])
+        found[name] = {"cpu_s": ticks / CLK_TCK, "processes": count}
+    return found
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy (every core, /proc/stat), since boot."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK

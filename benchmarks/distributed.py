@@ -70,9 +70,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -81,14 +80,19 @@ import httpx
 from _server import (
     HOST,
     ROOT,
+    LoadProcess,
     Server,
+    alive,
     bars,
     command_line,
     free_port_block,
     lag_is_zero,
     machine,
+    machine_busy_seconds,
     print_machine,
+    read_stat,
     spread,
+    tree_cpu,
     use_commit,
     write_json,
 )
@@ -109,7 +113,6 @@ STOP_TIMEOUT = 180.0
 WARMUP_TIMEOUT = 120.0
 CLIENTS_READY_TIMEOUT = 60.0
 HEALTH_POLL_SECONDS = 0.2
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 SERVICE_URL = re.compile(r"^== (\w+) on http://127\.0\.0\.1:(\d+)$", re.MULTILINE)
 PROBLEM = re.compile(r"\b(ERROR|CRITICAL|FATAL|PANIC|Traceback)\b|\"level\":\"(error|fatal)\"")
 
@@ -156,27 +159,12 @@ async def place_orders(url: str, orders: int, clients: int) -> None:
                      "cpu_s": after.user + after.system - before.user - before.system}})
 
 
-class Clients:
+class Clients(LoadProcess):
     """The load process, driven over its stdin and stdout."""
 
     def __init__(self, url: str, orders: int, clients: int, log_path: Path) -> None:
-        command = [sys.executable, str(Path(__file__).resolve()), "clients", "--url", url,
-                   "--orders", str(orders), "--clients", str(clients)]
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, stderr=log, text=True)
-        self.log_path = log_path
-        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            try:
-                self.messages.put(json.loads(line))
-            except ValueError:
-                continue
-        self.messages.put(None)  # end of output: the process is gone
+        super().__init__([sys.executable, str(Path(__file__).resolve()), "clients", "--url",
+                          url, "--orders", str(orders), "--clients", str(clients)], log_path)
 
     def wait_ready(self, timeout: float) -> None:
         try:
@@ -185,11 +173,6 @@ class Clients:
             raise TimeoutError(f"load process not ready after {timeout:.0f} s") from None
         if not message or "ready" not in message:
             raise RuntimeError(f"load process failed to start; see {self.log_path}")
-
-    def go(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write("go\n")
-        self.process.stdin.flush()
 
     def result(self) -> dict[str, Any] | None:
         """The result if it has arrived, else None; raises if the process ended without one."""
@@ -210,53 +193,6 @@ class Clients:
 
 
 # --- CPU time from /proc --------------------------------------------------------------------------
-
-
-def read_stat(pid: int) -> tuple[str, int, int, int] | None:
-    """State, parent, CPU ticks (utime + stime + cutime + cstime) and start time of a process."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces
-    return fields[0], int(fields[1]), sum(int(x) for x in fields[11:15]), int(fields[19])
-
-
-def alive(pid: int, started: int | None = None) -> bool:
-    """Running (not a zombie), and the same process if its start time is given."""
-    stat = read_stat(pid)
-    return stat is not None and stat[0] != "Z" and (started is None or stat[3] == started)
-
-
-def tree_cpu(roots: dict[str, int]) -> dict[str, dict[str, float]]:
-    """CPU seconds of each named process with its live descendants (a process's reaped children
-    are in its cutime/cstime), and how many processes that is."""
-    table = {}
-    for entry in os.scandir("/proc"):
-        if entry.name.isdigit() and (stat := read_stat(int(entry.name))) is not None:
-            table[int(entry.name)] = stat
-    children: dict[int, list[int]] = defaultdict(list)
-    for pid, (_, parent, _, _) in table.items():
-        children[parent].append(pid)
-    found = {}
-    for name, root in roots.items():
-        if root not in table:
-            raise RuntimeError(f"{name} (pid {root}) is gone")
-        ticks, count, stack = 0, 0, [root]
-        while stack:
-            pid = stack.pop()
-            ticks += table[pid][2]
-            count += 1
-            stack.extend(children[pid])
-        found[name] = {"cpu_s": ticks / CLK_TCK, "processes": count}
-    return found
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy (every core, /proc/stat), since boot."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
 
 
 def cpu_snapshot(roots: dict[str, int]) -> dict[str, Any]:

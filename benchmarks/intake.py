@@ -73,7 +73,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -83,13 +82,16 @@ from urllib.parse import urlsplit
 
 from _server import (
     ROOT,
+    LoadProcess,
     Server,
     command_line,
     errorbar,
     lag_is_zero,
     machine,
+    machine_busy_seconds,
     print_machine,
     spread,
+    tree_cpu,
     use_commit,
     write_json,
 )
@@ -110,7 +112,6 @@ PROFILE_RATE = 250
 PROFILE_TOP = 15
 WATCHDOG_SECONDS = 0.25
 OTHER_WARNING = 25  # % of a core used by neither the server nor the load: say so
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 # --- the load process ----------------------------------------------------------------------------
 
@@ -357,27 +358,13 @@ def run_load(url: str, route: str, count: int, seconds: float) -> None:
         uvloop.run(load(url, route, count, seconds))
 
 
-class Load:
+class Load(LoadProcess):
     """A load process, driven over its stdin and stdout."""
 
     def __init__(self, url: str, route: str, count: int, seconds: float, log_path: Path) -> None:
-        command = [sys.executable, str(Path(__file__).resolve()), "load", "--url", url,
-                   "--route", route, "--connections", str(count), "--seconds", f"{seconds:g}"]
-        with log_path.open("wb") as log:
-            self.process = subprocess.Popen(command, stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, stderr=log, text=True)
-        self.log_path = log_path
-        self.messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            try:
-                self.messages.put(json.loads(line))
-            except ValueError:
-                continue
-        self.messages.put(None)  # end of output: the process is gone
+        super().__init__([sys.executable, str(Path(__file__).resolve()), "load", "--url", url,
+                          "--route", route, "--connections", str(count), "--seconds",
+                          f"{seconds:g}"], log_path)
 
     def _next(self, key: str, timeout: float) -> dict[str, Any]:
         try:
@@ -396,11 +383,6 @@ class Load:
         if bad:
             raise RuntimeError(f"load process: first answers not as expected: {bad}")
 
-    def go(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write("go\n")
-        self.process.stdin.flush()
-
     def result(self, timeout: float) -> dict[str, Any]:
         return dict(self._next("result", timeout)["result"])
 
@@ -418,35 +400,9 @@ class Load:
 # --- CPU from /proc ------------------------------------------------------------------------------
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """utime + stime (+ reaped children's) of a process and its live descendants."""
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            text = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        fields = text[text.rindex(")") + 2:].split()  # the command name may hold spaces
-        parents[int(entry.name)] = int(fields[1])
-        ticks[int(entry.name)] = sum(int(x) for x in fields[11:15])
-    if root not in ticks:
-        raise RuntimeError(f"the server (pid {root}) is gone")
-    total, stack = 0, [root]
-    while stack:
-        pid = stack.pop()
-        total += ticks[pid]
-        stack.extend(child for child, parent in parents.items() if parent == pid)
-    return total / CLK_TCK
-
-
-def machine_busy_seconds() -> float:
-    """CPU seconds the whole machine has been busy (every core, /proc/stat), since boot."""
-    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+def server_cpu_seconds(pid: int) -> float:
+    """utime + stime (+ reaped children's) of the server and its live descendants."""
+    return float(tree_cpu({"the server": pid})["the server"]["cpu_s"])
 
 
 # --- one phase, one run --------------------------------------------------------------------------
@@ -514,12 +470,12 @@ def phase(server: Server, route: str, connections: int, args: argparse.Namespace
         if profile is not None:
             spy = Profiler(pid, args.seconds, profile, work / "py-spy.log")
             time.sleep(1.0)  # attached before the load starts
-        server_before, busy_before = tree_cpu_seconds(pid), machine_busy_seconds()
+        server_before, busy_before = server_cpu_seconds(pid), machine_busy_seconds()
         began = time.monotonic()
         for each in loads:
             each.go()
         time.sleep(max(0.0, began + args.seconds - time.monotonic()))
-        server_after, busy_after = tree_cpu_seconds(pid), machine_busy_seconds()
+        server_after, busy_after = server_cpu_seconds(pid), machine_busy_seconds()
         window = time.monotonic() - began
         results = [each.result(args.seconds + REQUEST_TIMEOUT + 30) for each in loads]
         if spy is not None:
