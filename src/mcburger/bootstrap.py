@@ -150,6 +150,11 @@ class Restaurant:
             self.lag_watch.record(await self.lag())
             await asyncio.sleep(SAMPLE_SECONDS)
 
+    def waits_for_own_read_models(self) -> bool:
+        """Whether this process writes the views and the estimates itself (embedded), so a
+        command's answer may wait for them; a distributed api never waits on another process."""
+        return {"board", "analytics"} <= self.roles and self.bus is None
+
     def _feed(self, name: str, consumer: Consumer) -> Subscription | BusSubscription:
         if self.bus is None:
             categories = None if consumer.in_log_order else consumer.categories

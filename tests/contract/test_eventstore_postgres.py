@@ -122,3 +122,43 @@ class TestPostgresEventStore(EventStoreContract):
         unreachable = psycopg.conninfo.make_conninfo(postgres, port=1, connect_timeout=2)
         with pytest.raises(psycopg.OperationalError):
             await PostgresEventStore.open(unreachable)
+
+
+async def test_writers_of_one_stream_in_two_processes_take_turns(database_url: str) -> None:
+    first, second = [await PostgresEventStore.open(database_url) for _ in range(2)]
+    seen: list[str] = []
+    inside, leave = asyncio.Event(), asyncio.Event()
+
+    async def hold() -> None:
+        async with first.writer_turn(ORDERS):
+            seen.append("first in")
+            inside.set()
+            await leave.wait()
+            seen.append("first out")
+
+    async def wait_turn() -> None:
+        async with second.writer_turn(ORDERS):
+            seen.append("second in")
+
+    try:
+        holder = asyncio.create_task(hold())
+        await inside.wait()
+        waiter = asyncio.create_task(wait_turn())
+        async with second.writer_turn(ORDERS_R2):  # another stream's turn is free
+            seen.append("other stream")
+        await asyncio.sleep(0.2)
+        assert not waiter.done(), "the second writer waits for the first's turn to end"
+        leave.set()
+        await asyncio.wait_for(asyncio.gather(holder, waiter), 5)
+        assert seen == ["first in", "other stream", "first out", "second in"]
+
+        # a writer cancelled inside its turn (a dropped request) hands the turn on
+        inside.clear()
+        leave.clear()
+        holder = asyncio.create_task(hold())
+        await inside.wait()
+        holder.cancel()
+        await asyncio.wait_for(wait_turn(), 5)
+    finally:
+        await first.close()
+        await second.close()

@@ -124,3 +124,34 @@ async def test_a_command_that_fails_half_way_saves_nothing_and_leaves_no_trace()
 
     assert order.number == 1
     assert await placed(store) == [(1, "b")]
+
+
+
+class SlowLongReads(InMemoryEventStore):
+    """Once armed, a read of many events (a rebuild's) takes long enough for another writer to
+    append."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.meanwhile: Callable[[], Awaitable[object]] | None = None
+
+    async def read_stream(self, stream: str, from_version: int = 0) -> list[RecordedEvent]:
+        records = await super().read_stream(stream, from_version)
+        if len(records) >= 5 and self.meanwhile is not None:
+            await self.meanwhile()
+        return records
+
+
+async def test_a_writer_whose_rebuild_is_slower_than_the_other_writers_pace_still_lands() -> None:
+    store = SlowLongReads()
+    busy = runner(store)
+    for n in range(5):
+        await busy.execute(placing(f"early{n}"))
+    numbers = iter(range(1000))
+    store.meanwhile = lambda: busy.execute(placing(f"x{next(numbers)}"))
+
+    order, _ = await runner(store).execute(placing("a"))  # a cold start: a rebuild
+
+    stream = await placed(store)
+    assert stream[-1] == (order.number, "a"), "saved, after what the busy writer appended"
+    assert order.number == 7, "decided after the order placed during its rebuild"

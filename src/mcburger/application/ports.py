@@ -7,7 +7,8 @@ test suite (``tests/contract/``) that every adapter's test class subclasses.
 from __future__ import annotations
 
 import abc
-from collections.abc import Collection, Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -95,6 +96,19 @@ class EventStore(abc.ABC):
         ``tracking.previous`` (when given) raises ``WrongExpectedVersion``. ``events`` may be
         empty when only the checkpoint moves.
         """
+
+    @contextlib.asynccontextmanager
+    async def writer_turn(self, stream: str) -> AsyncIterator[None]:
+        """Hold ``stream``'s write turn while a command reads, decides and appends, so writers
+        of one stream in several processes take turns instead of racing.
+
+        Optimistic concurrency (``expected_version``) stays the guarantee; the turn only keeps a
+        writer from losing race after race to a busier one (the ``api`` placing orders while the
+        ``ordering`` service reacts to the kitchen, both on ``ordering-<restaurant>``). Waiters
+        are served in arrival order. Default: nothing to hold (one process writes each stream:
+        the in-memory and SQLite stores; KurrentDB has no lock to offer).
+        """
+        yield
 
     @abc.abstractmethod
     async def read_stream(self, stream: str, after_version: int = 0) -> list[RecordedEvent]:

@@ -44,9 +44,11 @@ class AggregateRunner(Generic[A]):
 
     Another writer (another process, or the API beside a policy) may append to the same stream:
     the save then fails on the expected version, the cached aggregate is dropped, rebuilt and
-    the command decided again on fresh state. A rebuild reads the stream's newest snapshot and
-    the events after it, never the whole stream (only the first start after an upgrade does);
-    a snapshot it cannot read is ignored and the stream replayed.
+    the command decided again on fresh state. Each command holds the stream's writer turn
+    (``EventStore.writer_turn``: PostgreSQL makes writers in several processes take turns), so
+    a conflict is the exception there, not the rule. A rebuild reads the stream's newest
+    snapshot and the events after it, never the whole stream (only the first start after an
+    upgrade does); a snapshot it cannot read is ignored and the stream replayed.
     """
 
     def __init__(
@@ -74,7 +76,7 @@ class AggregateRunner(Generic[A]):
 
     async def execute(self, decide: Callable[[A], T]) -> tuple[T, list[RecordedEvent]]:
         """Run ``decide`` on fresh state and save the events it records."""
-        async with self._lock:
+        async with self._lock, self._store.writer_turn(self._stream):
             for _ in range(MAX_ATTEMPTS):
                 aggregate = await self._caught_up()
                 result = self._decide(aggregate, decide)
@@ -102,7 +104,7 @@ class AggregateRunner(Generic[A]):
         save also requires the tracking position it filtered on to be unchanged, so two writers
         never both decide one event; the loser rebuilds and filters again.
         """
-        async with self._lock:
+        async with self._lock, self._store.writer_turn(self._stream):
             for _ in range(MAX_ATTEMPTS):
                 tracked = await self._store.tracked_position(consumer)
                 if self._observe_up_to is not None and tracked != self._observed:
@@ -163,9 +165,13 @@ class AggregateRunner(Generic[A]):
     async def _caught_up(self) -> A:
         if self._aggregate is None:
             self._aggregate = await self._rebuild()
-        else:
-            for record in await self._store.read_stream(self._stream, self._aggregate.version):
-                self._aggregate.replay(record.event)
+        # After a rebuild too: whatever another writer appended while the snapshot and its tail
+        # were read and replayed. The state a command decides on is then one short read old,
+        # not a rebuild old; a writer that lost a race to a busy stream (the api placing orders
+        # beside the ordering service) would otherwise lose every retry, as its rebuild takes
+        # longer than the other writer takes to append again.
+        for record in await self._store.read_stream(self._stream, self._aggregate.version):
+            self._aggregate.replay(record.event)
         return self._aggregate
 
     async def _rebuild(self) -> A:

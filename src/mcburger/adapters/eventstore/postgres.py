@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
-from collections.abc import Collection, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -180,6 +181,17 @@ class PostgresEventStore(EventStore):
             for i, (position, event) in enumerate(zip(positions, events, strict=True), start=1)
         ]
 
+    @contextlib.asynccontextmanager
+    async def writer_turn(self, stream: str) -> AsyncIterator[None]:
+        # A transaction-level advisory lock on a connection of its own, held while the caller
+        # works on other pooled connections: released by the commit, by the rollback the pool
+        # makes of a connection handed back mid-transaction (a cancelled command), and by the
+        # server when a killed process's connection drops. PostgreSQL queues lock waiters in
+        # arrival order, which is what makes the turns fair.
+        async with self._pool.connection() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_turn_key(stream),))
+            yield
+
     def _row(self, stream: str, version: int, event: Event) -> tuple[str | int | datetime, ...]:
         type_name, type_version, data = self._serializer.serialize(event)
         return (
@@ -324,6 +336,12 @@ class PostgresEventStore(EventStore):
             RecordedEvent(position, stream, version, self._serializer.deserialize(t, tv, data))
             for position, stream, version, t, tv, data in rows
         ]
+
+
+def _turn_key(stream: str) -> int:
+    """A signed 64-bit advisory-lock key from the stream's name, stable across processes."""
+    digest = hashlib.sha256(f"mcburger writer turn {stream}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
 
 
 async def _scalar(conn: AsyncConnection[Any], sql: str, params: Sequence[Any]) -> int:

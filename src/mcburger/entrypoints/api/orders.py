@@ -15,10 +15,8 @@ from mcburger.entrypoints.api.schemas import MenuItemOut, MenuOut, OrderIn, Orde
 router = APIRouter(tags=["orders"])
 
 READ_YOUR_WRITES_TIMEOUT = 5.0
-# A projection this far behind a command (a rebuild, a consumer that cannot keep up) would hold
-# its answer for seconds: answer without it. Live, they are a batch behind at most (a few
-# hundred events at full load), and waiting for them also paces the clients (see
-# docs/architecture.md, "Read-your-writes").
+# A projection this far behind a command (a rebuild) would hold its answer for seconds: answer
+# without it. Live, they are a batch behind at most (a few hundred events at full load).
 FAR_BEHIND_EVENTS = 2_000
 
 
@@ -65,10 +63,10 @@ async def collect_order(number: int, restaurant: RestaurantDep) -> dict[str, obj
 
 
 async def _after_command(restaurant: RestaurantDep, result: CommandResult) -> dict[str, object]:
-    """Answer from the read models once they include the command's events, unless one of them
-    is far behind (then at once, from the decision)."""
-    if await restaurant.queries.caught_up(result.position, READ_YOUR_WRITES_TIMEOUT,
-                                          unless_behind=FAR_BEHIND_EVENTS):
+    """Answer from the read models once they include the command's events (embedded: this
+    process writes them, and they are not far behind); else at once from the decision."""
+    if restaurant.waits_for_own_read_models() and await restaurant.queries.caught_up(
+            result.position, READ_YOUR_WRITES_TIMEOUT, unless_behind=FAR_BEHIND_EVENTS):
         order = await restaurant.queries.order(result.order.number)
         if order is not None:
             return order

@@ -59,9 +59,10 @@ class OrderOut(BaseModel):
     placed_at: datetime
     estimated_ready_at: datetime | None = Field(
         description="when the order should be READY (its ready time once READY); null until "
-                    "analytics has estimated it. A command's answer waits for it "
-                    "(read-your-writes, up to 5 s) unless analytics is 2,000 or more events "
-                    "behind; then the estimate follows on GET /orders/{number} and the board")
+                    "analytics has estimated it. Embedded, a command's answer waits for it "
+                    "(read-your-writes) unless analytics is far behind; distributed, the api "
+                    "never waits for another process: the estimate follows on GET "
+                    "/orders/{number} and the board")
     ready_at: datetime | None = None
     collected_at: datetime | None = None
 
