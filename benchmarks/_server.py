@@ -85,6 +85,7 @@ class Server:
     url: str
     launched: float
     log_path: Path
+    data_dir: Path
 
     @classmethod
     def start(cls, data_dir: Path, log_path: Path, *options: str) -> Server:
@@ -96,10 +97,19 @@ class Server:
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL)
         log.close()  # the child keeps its own descriptor
-        return cls(process, f"http://{HOST}:{port}", launched, log_path)
+        return cls(process, f"http://{HOST}:{port}", launched, log_path, data_dir)
 
     def client(self, timeout: float = 60.0) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=timeout)
+        """A client of this server, as staff: with the token the server made in its data
+        directory at first start (none before staff access existed, or before it has started)."""
+        token_file = self.data_dir / "staff-token"
+
+        def as_staff(request: httpx.Request) -> httpx.Request:
+            if token_file.exists():
+                request.headers["Authorization"] = f"Bearer {token_file.read_text().strip()}"
+            return request
+
+        return httpx.Client(base_url=self.url, timeout=timeout, auth=as_staff)
 
     def wait_for(self, client: httpx.Client, done: Callable[[Health], bool],
                  timeout: float, poll: float = POLL_SECONDS) -> tuple[float, Health]:

@@ -6,7 +6,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mcburger.domain.menu import Menu, parse_menu
@@ -32,6 +32,15 @@ class Settings(BaseSettings):
     # processes, on the spare cores (None: one fewer than the machine has; 0: never)
     rebuild_processes: int | None = Field(
         None, ge=0, le=8, description="worker processes a projection rebuild may use")
+    # Staff routes (collect, the order list, kitchen, stock, analytics) need this bearer token.
+    # Unset: the token kept in ``staff_token_file`` (default: ``staff-token`` in the data
+    # directory), created at first start, readable by its owner only. A SecretStr is never
+    # printed whole, so a logged Settings cannot leak it.
+    staff_token: SecretStr | None = Field(
+        None, min_length=16, max_length=256, description="staff bearer token (16-256 chars)")
+    staff_token_file: Path | None = Field(
+        None, description="file holding the staff token (default: DATA_DIR/staff-token)")
+    protect_metrics: bool = Field(False, description="/metrics needs the staff token too")
     # Distributed mode (``mcburger serve``); unset, everything stays embedded in the data dir.
     eventstore_url: str | None = Field(
         None, description="sqlite:///path, postgresql://..., kurrentdb://... (or esdb://)")

@@ -14,6 +14,7 @@ screenshot of every page it left open (``test-artifacts/screenshots/failures/``)
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 from collections.abc import Callable, Generator, Iterator
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from tests.e2e.processes import Launcher, Server
+from tests.support.servers import STAFF_TOKEN
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
@@ -105,9 +107,10 @@ class PageOpener:
 
     Each call gets its own browser context (own storage, like a separate device), 1920x1080 or,
     with ``phone=True``, 390x844. ``init_script`` runs in every document before the page's own
-    scripts; ``setup(context)`` runs before the page opens (routes, say). Script errors, console
-    errors and failed requests are recorded (``watched``); only the test's server may be reached:
-    any other address is refused and recorded.
+    scripts; ``setup(context)`` runs before the page opens (routes, say); staff pages are signed
+    in with ``staff_token`` (None: not signed in). Script errors, console errors and failed
+    requests are recorded (``watched``); only the test's server may be reached: any other
+    address is refused and recorded.
     """
 
     def __init__(self, browser: Browser, server: Server, watched: list[WatchedPage]) -> None:
@@ -117,7 +120,8 @@ class PageOpener:
         self.contexts: list[BrowserContext] = []
 
     def __call__(self, path: str, *, phone: bool = False, init_script: str | None = None,
-                 setup: Callable[[BrowserContext], None] | None = None) -> Page:
+                 setup: Callable[[BrowserContext], None] | None = None,
+                 staff_token: str | None = STAFF_TOKEN) -> Page:
         options: dict[str, Any] = {"viewport": PHONE if phone else DESKTOP,
                                    "base_url": self._server.url, "service_workers": "block"}
         if phone:
@@ -125,6 +129,9 @@ class PageOpener:
         context = self._browser.new_context(**options)
         self.contexts.append(context)
         context.set_default_timeout(TIMEOUT_MS)
+        if staff_token is not None:  # as if signed in on this tab (staff.js keeps it there)
+            context.add_init_script(
+                f"sessionStorage.setItem('mcburger.staffToken', {json.dumps(staff_token)})")
         if init_script is not None:
             context.add_init_script(init_script)
         if setup is not None:

@@ -13,6 +13,7 @@ import pytest
 
 from tests.browser.conftest import INSTALL_HINT, TIMEOUT_MS, PageOpener
 from tests.e2e.processes import Server
+from tests.support.servers import STAFF
 
 try:  # the test modules take Playwright's API from here: without it they are skipped, not broken
     from playwright.sync_api import (
@@ -62,7 +63,7 @@ def wait_status(server: Server, number: int, status: str, timeout: float = TIMEO
 
 
 def collect(server: Server, number: int) -> None:
-    response = httpx.post(f"{server.url}/orders/{number}/collect", timeout=10.0)
+    response = httpx.post(f"{server.url}/orders/{number}/collect", timeout=10.0, headers=STAFF)
     assert response.status_code == 200, response.text
 
 

@@ -17,6 +17,7 @@ from httpx_sse import aconnect_sse
 from websockets.asyncio.client import connect
 
 from tests.e2e.helpers import RANK
+from tests.support.servers import STAFF
 
 POLL_TIMEOUT_SECONDS = 5
 
@@ -65,7 +66,7 @@ async def _websocket(base_ws_url: str, feed: BoardFeed) -> None:
 async def _sse(base_url: str, feed: BoardFeed) -> None:
     # No read timeout: an idle board legitimately sends nothing for a while.
     timeout = httpx.Timeout(10.0, read=None)
-    async with (httpx.AsyncClient(base_url=base_url, timeout=timeout) as client,
+    async with (httpx.AsyncClient(headers=STAFF, base_url=base_url, timeout=timeout) as client,
                 aconnect_sse(client, "GET", "/board/events") as source):
         source.response.raise_for_status()
         async for event in source.aiter_sse():
@@ -81,7 +82,7 @@ async def _sse(base_url: str, feed: BoardFeed) -> None:
 
 async def _long_poll(base_url: str, feed: BoardFeed) -> None:
     timeout = httpx.Timeout(POLL_TIMEOUT_SECONDS + 10.0)
-    async with httpx.AsyncClient(base_url=base_url, timeout=timeout) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=base_url, timeout=timeout) as client:
         board = await client.get("/board")
         board.raise_for_status()
         version = board.json()["version"]

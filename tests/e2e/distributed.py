@@ -25,6 +25,7 @@ from tests.contract.postgres_server import fresh_database, url_of
 from tests.e2e.helpers import events_in
 from tests.e2e.processes import Launcher, Server, free_port
 from tests.support.kafka_server import KafkaBroker
+from tests.support.servers import STAFF, STAFF_TOKEN
 
 # Started in this order: the api last, so that its health says the rest is up too.
 START_ORDER = ("relay", "ordering", "kitchen", "board", "analytics", "api")
@@ -70,7 +71,7 @@ class Cluster:
 
     async def health(self) -> dict[str, dict[str, Any]]:
         found = {}
-        async with httpx.AsyncClient(timeout=10.0) as client:
+        async with httpx.AsyncClient(headers=STAFF, timeout=10.0) as client:
             for role, server in self.services.items():
                 if server.running():
                     found[role] = (await client.get(f"{server.url}/healthz")).json()
@@ -86,6 +87,7 @@ def start_cluster(launch: Launcher, postgres: str, mongo: str, kafka: KafkaBroke
         "MCBURGER_MONGO_URL": mongo,
         "MCBURGER_MONGO_DATABASE": f"mcburger_{restaurant_id}",
         "MCBURGER_RESTAURANT_ID": restaurant_id,
+        "MCBURGER_STAFF_TOKEN": STAFF_TOKEN,
     }
     cluster = Cluster(launch, env, flags, kafka, restaurant_id)
     for role in START_ORDER:

@@ -21,6 +21,8 @@ from typing import IO
 
 import httpx
 
+from tests.support.servers import STAFF, STAFF_TOKEN
+
 # Generous for a loaded 2-core CI machine; every wait below is a multiple of these.
 STARTUP_TIMEOUT = 30.0
 STOP_TIMEOUT = 25.0  # above the board feeds' 15 s wait, which can delay a stop (see test_shutdown)
@@ -124,7 +126,11 @@ class Launcher:
         data_dir = data_dir or self._root / f"{name}-{index}-data"
         log_path = self._root / f"{name}-{index}.log"
         base_env = {k: v for k, v in os.environ.items() if not k.startswith("MCBURGER_")}
+        base_env["MCBURGER_STAFF_TOKEN"] = STAFF_TOKEN
         base_env.update(env or {})
+        # a test of the token file leaves the variable out: env={"MCBURGER_STAFF_TOKEN": ""}
+        if not base_env["MCBURGER_STAFF_TOKEN"]:
+            del base_env["MCBURGER_STAFF_TOKEN"]
         port = port or free_port()
         command = [sys.executable, "-m", "mcburger", *arguments, "--host", "127.0.0.1",
                    "--port", str(port), "--data-dir", str(data_dir)]
@@ -150,7 +156,7 @@ def _wait_healthy(server: Server) -> None:
     # module-scoped (event-loop-free) fixtures share a server.
     deadline = time.monotonic() + STARTUP_TIMEOUT
     last: object = None
-    with httpx.Client(base_url=server.url, timeout=2.0) as client:
+    with httpx.Client(headers=STAFF, base_url=server.url, timeout=2.0) as client:
         while time.monotonic() < deadline:
             if not server.running():
                 raise AssertionError(f"mcburger exited with {server.process.returncode} "

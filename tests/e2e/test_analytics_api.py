@@ -14,6 +14,7 @@ from tests.e2e.distributed import start_cluster
 from tests.e2e.helpers import place, wait_all_ready, wait_quiet, wait_until
 from tests.e2e.processes import Launcher, Server
 from tests.support.kafka_server import KafkaBroker
+from tests.support.servers import STAFF
 
 pytestmark = pytest.mark.e2e
 
@@ -45,7 +46,7 @@ def ordered(stats: dict[str, Any], suffix: str = "seconds") -> bool:
 
 async def test_orders_placed_through_the_api_are_measured(launch: Launcher) -> None:
     server = launch("--speed", str(SPEED), "--workers", "2", "--seed", "11")
-    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
         await wait_quiet(client)
         numbers = [(await place(client, body))["number"] for body in ORDERS]
         await wait_all_ready(client, numbers, 30.0)
@@ -107,7 +108,7 @@ async def test_the_api_process_reads_what_the_analytics_process_wrote(
     analytics process keeps in MongoDB (FerretDB here)."""
     cluster = start_cluster(launch, postgres, mongo, kafka,
                             "--speed", str(SPEED), "--workers", "2", "--seed", "3")
-    async with httpx.AsyncClient(base_url=cluster.api.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=cluster.api.url, timeout=15.0) as client:
         numbers = [(await place(client, body))["number"] for body in ORDERS[:2]]
         await wait_all_ready(client, numbers, 60.0)
 
@@ -135,7 +136,7 @@ def quiet_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 async def client(quiet_server: Server, show_log_on_failure: Callable[[Server], None]
                  ) -> AsyncIterator[httpx.AsyncClient]:
     show_log_on_failure(quiet_server)
-    async with httpx.AsyncClient(base_url=quiet_server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=quiet_server.url, timeout=15.0) as client:
         yield client
 
 

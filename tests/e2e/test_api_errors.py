@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.helpers import place, wait_all_ready, wait_quiet
 from tests.e2e.processes import Launcher, Server
+from tests.support.servers import STAFF
 
 pytestmark = pytest.mark.e2e
 
@@ -30,7 +31,7 @@ async def client(shared_server: Server,
                  show_log_on_failure: Callable[[Server], None]) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the shared restaurant, once its kitchen is quiet (nothing is being written)."""
     show_log_on_failure(shared_server)
-    async with httpx.AsyncClient(base_url=shared_server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=shared_server.url, timeout=15.0) as client:
         await wait_quiet(client)
         yield client
 
@@ -147,7 +148,7 @@ async def test_collecting_a_ready_order_once(client: httpx.AsyncClient) -> None:
 async def test_collecting_an_order_that_is_not_ready_is_409(launch: Launcher) -> None:
     # At real speed a chicken wrap takes minutes: the order cannot be READY during this test.
     server = launch("--speed", "1", "--workers", "2", "--seed", "9")
-    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
         order = await place(client, {"items": [{"item": "chicken-wrap", "quantity": 1}]})
         response = await client.post(f"/orders/{order['number']}/collect")
         assert response.status_code == 409, response.text

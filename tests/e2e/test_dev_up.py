@@ -65,7 +65,7 @@ async def test_dev_up_serves_an_order_to_the_board_and_dev_down_stops_it(tmp_pat
         base = int(env["MCBURGER_BASE_PORT"])
         api, board = f"http://127.0.0.1:{base}", f"http://127.0.0.1:{base + 1}"
         assert api in up.stdout and f"{board}/board" in up.stdout, up.stdout
-        async with httpx.AsyncClient(timeout=15.0) as client:
+        async with httpx.AsyncClient(timeout=15.0) as client:  # a customer: no token
             placed = await client.post(f"{api}/orders",
                                        json={"items": [{"item": "hamburger", "quantity": 1}]})
             assert placed.status_code == 201, placed.text
@@ -76,6 +76,16 @@ async def test_dev_up_serves_an_order_to_the_board_and_dev_down_stops_it(tmp_pat
                 return number in shown["ready"]
 
             await wait_until(on_the_board, 60.0, f"order {number} READY on the board service")
+
+            # staff routes: one token for every service, in a file only its owner reads
+            token_file = root / "staff-token"
+            assert token_file.stat().st_mode & 0o777 == 0o600
+            staff = {"Authorization": f"Bearer {token_file.read_text().strip()}"}
+            assert (await client.get(f"{api}/kitchen")).status_code == 401
+            for url in (api, board):
+                answer = await client.get(f"{url}/orders", headers=staff)
+                assert answer.status_code == 200, (url, answer.text)
+                assert number in [order["number"] for order in answer.json()["orders"]]
 
         # A crashed service comes back by running dev-up again; what runs is left alone
         os.kill(int((root / "pids" / "relay.pid").read_text()), signal.SIGKILL)

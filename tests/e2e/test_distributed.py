@@ -29,6 +29,7 @@ from tests.e2e.helpers import (
 from tests.e2e.processes import Launcher
 from tests.support.invariants import check_quiet
 from tests.support.kafka_server import KafkaBroker
+from tests.support.servers import STAFF
 
 pytestmark = pytest.mark.e2e
 
@@ -43,7 +44,8 @@ def cluster(launch: Launcher, postgres: str, mongo: str, kafka: KafkaBroker) -> 
 async def test_thirty_orders_through_six_processes_reach_every_board(cluster: Cluster) -> None:
     feeds = start_feeds(cluster.board.url, cluster.board.ws_url)
     try:
-        async with httpx.AsyncClient(base_url=cluster.api.url, timeout=15.0) as client:
+        async with httpx.AsyncClient(headers=STAFF, base_url=cluster.api.url,
+                                     timeout=15.0) as client:
             await wait_until(lambda: all_connected(feeds), 30.0, "every board client connected")
             # the api answers without waiting for analytics: the estimate follows
             placed = await place_orders(client, 30, seed=7, pace=(0.1, 0.3), estimated=False)
@@ -81,7 +83,7 @@ async def test_killed_services_and_a_restarted_broker_lose_nothing(
     assert second.returncode == 1, second.stderr
     assert (f"kitchen of restaurant {cluster.restaurant_id} is already running (mcburger pid "
             f"{cluster.services['kitchen'].pid} ") in second.stderr
-    async with httpx.AsyncClient(base_url=cluster.api.url, timeout=30.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=cluster.api.url, timeout=30.0) as client:
         await configured_kitchen(client, timeout=30.0)
         placed = await place_orders(client, 8, seed=3, pace=(0.02, 0.05), estimated=False)
 
@@ -119,7 +121,7 @@ async def test_a_malformed_message_goes_to_the_dead_letters_and_work_goes_on(
     finally:
         await producer.stop()
 
-    async with httpx.AsyncClient(base_url=cluster.api.url, timeout=30.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=cluster.api.url, timeout=30.0) as client:
         order = await one_line(client, "nuggets", 1)
         await wait_all_ready(client, [order["number"]], timeout=60.0)
 
@@ -130,7 +132,7 @@ async def test_a_malformed_message_goes_to_the_dead_letters_and_work_goes_on(
 
 
 async def test_a_redelivered_batch_changes_nothing(cluster: Cluster) -> None:
-    async with httpx.AsyncClient(base_url=cluster.api.url, timeout=30.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=cluster.api.url, timeout=30.0) as client:
         placed = await place_orders(client, 4, seed=5, pace=(0.02, 0.05), estimated=False)
         numbers = [order["number"] for order in placed]
         await wait_all_ready(client, numbers, timeout=90.0)

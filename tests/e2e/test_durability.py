@@ -21,6 +21,7 @@ from tests.e2e.helpers import (
 )
 from tests.e2e.processes import CLEAN_EXIT, Launcher
 from tests.support.invariants import check_quiet
+from tests.support.servers import STAFF
 
 pytestmark = pytest.mark.e2e
 
@@ -40,7 +41,7 @@ async def test_every_order_survives_kill_9_and_is_finished_after_restart(
         launch: Launcher) -> None:
     flags = ("--speed", "120", "--workers", "2", "--seed", "3")
     first = launch(*flags, name="before-kill")
-    async with httpx.AsyncClient(base_url=first.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=first.url, timeout=15.0) as client:
         placed = await place_orders(client, ORDERS, seed=3, pace=(0.0, 0.05), most=2)
         numbers = [order["number"] for order in placed]
         seen = await wait_until(lambda: _mid_rush(client, numbers), 30.0,
@@ -50,7 +51,7 @@ async def test_every_order_survives_kill_9_and_is_finished_after_restart(
     assert first.process.returncode == -9
 
     second = launch(*flags, data_dir=first.data_dir, name="after-kill")
-    async with httpx.AsyncClient(base_url=second.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=second.url, timeout=15.0) as client:
         listed = {o["number"]: o for o in (await client.get("/orders")).json()["orders"]}
         assert sorted(listed) == numbers, "accepted orders lost (or invented) by kill -9"
         for number, status in before.items():

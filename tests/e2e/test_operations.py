@@ -11,6 +11,7 @@ import pytest
 
 from tests.e2e.helpers import configured_kitchen, place, wait_quiet, wait_until
 from tests.e2e.processes import Launcher
+from tests.support.servers import STAFF
 
 pytestmark = pytest.mark.e2e
 
@@ -22,7 +23,7 @@ def _metric(text: str, name: str) -> float | None:
 
 async def test_metrics_count_the_orders_placed(launch: Launcher) -> None:
     server = launch("--speed", "1000", "--workers", "2", "--seed", "1")
-    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
         for item in ("cola", "salad", "hamburger"):
             await place(client, {"items": [{"item": item, "quantity": 1}]})
 
@@ -46,7 +47,7 @@ async def test_metrics_count_the_orders_placed(launch: Launcher) -> None:
 
 async def test_the_api_describes_itself(launch: Launcher) -> None:
     server = launch("--speed", "1000")
-    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
         spec = (await client.get("/openapi.json")).json()
         assert {"/orders", "/orders/{number}", "/board/poll"} <= set(spec["paths"])
         assert "post" in spec["paths"]["/orders"]
@@ -60,7 +61,7 @@ async def test_the_api_describes_itself(launch: Launcher) -> None:
 
 async def test_long_poll_without_changes_waits_then_returns_nothing(launch: Launcher) -> None:
     server = launch("--speed", "1000")
-    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
         await wait_quiet(client)
         version = (await client.get("/board")).json()["version"]
         started = time.monotonic()
@@ -73,7 +74,7 @@ async def test_long_poll_without_changes_waits_then_returns_nothing(launch: Laun
 
 async def test_a_change_ends_a_long_poll_early(launch: Launcher) -> None:
     server = launch("--speed", "1000")
-    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
         await wait_quiet(client)
         version = (await client.get("/board")).json()["version"]
         order = await place(client, {"items": [{"item": "cola", "quantity": 1}]})
@@ -87,7 +88,7 @@ async def test_a_change_ends_a_long_poll_early(launch: Launcher) -> None:
 
 
 async def _worker_count(url: str) -> int:
-    async with httpx.AsyncClient(base_url=url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=url, timeout=15.0) as client:
         return len((await configured_kitchen(client))["workers"])
 
 
@@ -105,7 +106,7 @@ async def test_requests_are_not_logged_one_line_each_unless_asked(launch: Launch
     quiet = launch("--speed", "1000")
     chatty = launch("--speed", "1000", "--access-log")
     for server in (quiet, chatty):
-        async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+        async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
             assert (await client.get("/menu")).status_code == 200
         server.stop()
 
@@ -116,7 +117,7 @@ async def test_requests_are_not_logged_one_line_each_unless_asked(launch: Launch
 async def test_health_counts_the_board_clients_and_forgets_those_that_left(
         launch: Launcher) -> None:
     server = launch("--speed", "1000")
-    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
 
         async def board() -> dict[str, int]:
             found: dict[str, int] = (await client.get("/healthz")).json()["board"]

@@ -24,6 +24,7 @@ from mcburger.config import Settings
 from mcburger.entrypoints.rebuild import ParentGone, rebuild
 from tests.e2e.helpers import wait_until
 from tests.e2e.processes import CLEAN_EXIT, Launcher
+from tests.support.servers import STAFF
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +59,7 @@ def documents(data_dir: Path) -> dict[tuple[str, str], Any]:
 
 
 async def caught_up(url: str) -> None:
-    async with httpx.AsyncClient(base_url=url, timeout=10.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=url, timeout=10.0) as client:
         async def lag_zero() -> bool:
             lag = (await client.get("/healthz")).json()["consumer_lag"]
             return all(lag.get(name) == 0 for name in REBUILT)

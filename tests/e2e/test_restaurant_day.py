@@ -19,6 +19,7 @@ from tests.e2e.helpers import (
 )
 from tests.e2e.processes import CLEAN_EXIT, Launcher, Server
 from tests.support.invariants import check_quiet
+from tests.support.servers import STAFF
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +36,7 @@ async def test_thirty_orders_reach_every_board_and_the_log_holds(launch: Launche
     server = launch("--speed", "200", "--workers", "2", "--seed", "7")
     feeds = start_feeds(server.url, server.ws_url)
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+        async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
             await wait_until(lambda: all_connected(feeds), 20.0, "every board client connected")
             placed = await place_orders(client, 30, seed=7, pace=(0.1, 0.3))
             numbers = [order["number"] for order in placed]
@@ -56,7 +57,7 @@ async def test_thirty_orders_reach_every_board_and_the_log_holds(launch: Launche
 
 async def test_favourites_first_keeps_the_same_invariants(launch: Launcher) -> None:
     server = launch("--speed", "1000", "--workers", "2", "--seed", "11", "--favorites-first")
-    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
         kitchen = await configured_kitchen(client)
         assert kitchen["favorites_first"] is True
         assert len(kitchen["workers"]) == 2

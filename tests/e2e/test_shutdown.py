@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests.e2e.helpers import wait_until
 from tests.e2e.processes import CLEAN_EXIT, Launcher, Server
+from tests.support.servers import STAFF
 
 pytestmark = pytest.mark.e2e
 
@@ -37,7 +38,7 @@ async def test_sigterm_stops_the_restaurant_while_an_sse_board_is_connected(
         launch: Launcher) -> None:
     server = launch("--speed", "1000")
     timeout = httpx.Timeout(10.0, read=None)
-    async with (httpx.AsyncClient(base_url=server.url, timeout=timeout) as client,
+    async with (httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=timeout) as client,
                 aconnect_sse(client, "GET", "/board/events") as source):
         events = source.aiter_sse()  # kept: a dropped iterator would close the stream
         first = await anext(events)

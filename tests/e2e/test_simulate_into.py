@@ -20,6 +20,7 @@ from mcburger.domain.events import KITCHEN, ORDERING, OrderCollected, category_o
 from tests.e2e.helpers import STOCK_TARGET, place, read_log, statuses, wait_all_ready
 from tests.e2e.processes import CLEAN_EXIT, Launcher
 from tests.support.invariants import check_log, check_quiet
+from tests.support.servers import STAFF
 from tests.unit.builders import default_menu
 
 pytestmark = pytest.mark.e2e
@@ -91,7 +92,7 @@ async def test_mcburger_run_opens_the_restaurant_the_day_left(
     day = json.loads((tmp_path / "report" / "report.json").read_text())["figures"]
 
     server = launch("--speed", "100", data_dir=copy, name="resumed")
-    async with httpx.AsyncClient(base_url=server.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
         assert set((await statuses(client, [1, 2, 77, ORDERS - 1, ORDERS])).values()) == {
             "COLLECTED"}
         again = await client.post("/orders/1/collect")

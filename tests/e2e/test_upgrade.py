@@ -19,6 +19,7 @@ import pytest
 
 from tests.e2e.helpers import RANK, place, statuses, wait_all_ready, wait_until
 from tests.e2e.processes import CLEAN_EXIT, Launcher
+from tests.support.servers import STAFF
 
 pytestmark = pytest.mark.e2e
 
@@ -71,7 +72,7 @@ async def test_a_release_directory_opens_keeps_its_orders_and_takes_new_ones(
     new = written.last + 1
 
     upgraded = launch(*FLAGS, data_dir=written.data_dir, name="upgraded")
-    async with httpx.AsyncClient(base_url=upgraded.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=upgraded.url, timeout=15.0) as client:
         await _assert_kept(client, written)
         await wait_all_ready(client, still_open, timeout=WAIT)
         for number in collected:
@@ -86,7 +87,7 @@ async def test_a_release_directory_opens_keeps_its_orders_and_takes_new_ones(
     assert upgraded.stop() in CLEAN_EXIT
 
     restarted = launch(*FLAGS, data_dir=written.data_dir, name="restarted")
-    async with httpx.AsyncClient(base_url=restarted.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=restarted.url, timeout=15.0) as client:
         now = await statuses(client, [*written.orders, new])
         assert {n for n, s in now.items() if s == "COLLECTED"} == set(collected)
         assert {n for n, s in now.items() if s != "COLLECTED"} == {*ready, *still_open, new}
@@ -99,7 +100,7 @@ async def test_a_release_directory_opens_keeps_its_orders_and_takes_new_ones(
 async def test_kill_9_of_the_upgraded_server_keeps_every_accepted_order(
         launch: Launcher, written: Written) -> None:
     upgraded = launch(*FLAGS, data_dir=written.data_dir, name="upgraded")
-    async with httpx.AsyncClient(base_url=upgraded.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=upgraded.url, timeout=15.0) as client:
         accepted = {**written.orders}
         for body in RUSH:
             order = await place(client, body)
@@ -112,7 +113,7 @@ async def test_kill_9_of_the_upgraded_server_keeps_every_accepted_order(
     assert upgraded.process.returncode == -9
 
     restarted = launch(*FLAGS, data_dir=written.data_dir, name="after-kill")
-    async with httpx.AsyncClient(base_url=restarted.url, timeout=15.0) as client:
+    async with httpx.AsyncClient(headers=STAFF, base_url=restarted.url, timeout=15.0) as client:
         listed = {o["number"]: o for o in (await client.get("/orders")).json()["orders"]}
         assert sorted(listed) == sorted(accepted), "accepted orders lost (or invented) by kill -9"
         for number, status in before.items():

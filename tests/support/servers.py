@@ -6,6 +6,11 @@ import contextlib
 import socket
 from pathlib import Path
 
+# Every test server runs with this staff token (MCBURGER_STAFF_TOKEN), and test clients send it:
+# a test about customers without a token says so by leaving the header out
+STAFF_TOKEN = "test-staff-token-0123456789abcdef"
+STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+
 
 def free_port() -> int:
     with socket.socket() as probe:

@@ -256,6 +256,14 @@ class BoardHub:
         finally:
             self._subscribers.discard(subscriber)
 
+    async def current_version(self, at_least: int) -> int:
+        """The board's version: the hub's own, or, when ``at_least`` is ahead of it, the read
+        model's (this hub may lag a change another process has shown the client already)."""
+        await self._started.wait()
+        if at_least <= self.version:
+            return self.version
+        return max(self.version, await self._queries.board_version())
+
     async def changes_after(self, since: int, timeout: float) -> list[JSON]:
         """A long poll: the changes after ``since`` at once if there are any, else the first
         ones within ``timeout`` seconds (else [])."""

@@ -19,7 +19,13 @@ CONSUMER = "ordering"
 @dataclass(frozen=True)
 class CommandResult:
     order: Order
-    position: int  # where the last event landed in the global log: read models catch up to it
+    # where the last event landed in the global log, for read models to catch up to (0: the
+    # command recorded nothing: an idempotent retry)
+    position: int
+
+    @property
+    def replayed(self) -> bool:
+        return self.position == 0
 
 
 class OrderingService:
@@ -33,11 +39,14 @@ class OrderingService:
         self._runner = AggregateRunner(
             store, stream_name(ORDERING, restaurant_id), lambda: Ordering(restaurant_id, menu))
 
-    async def place_order(self, lines: Iterable[OrderLine]) -> CommandResult:
+    async def place_order(self, lines: Iterable[OrderLine],
+                          idempotency_key: str | None = None) -> CommandResult:
+        """Place an order; with an ``idempotency_key`` already used (within a day), the order
+        it placed, recording nothing (``IdempotencyKeyReused`` if the lines differ)."""
         order_id, lines = str(uuid.uuid4()), tuple(lines)  # a retry must see the same lines
         order, recorded = await self._runner.execute(
-            lambda ordering: ordering.place(order_id, lines, self._clock.now()))
-        return CommandResult(order, recorded[-1].position)
+            lambda ordering: ordering.place(order_id, lines, self._clock.now(), idempotency_key))
+        return CommandResult(order, recorded[-1].position if recorded else 0)
 
     async def collect(self, number: int) -> CommandResult:
         order, recorded = await self._runner.execute(

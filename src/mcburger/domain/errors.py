@@ -18,6 +18,15 @@ class InvalidOrder(DomainError):
         self.message = message
 
 
+class IdempotencyKeyReused(DomainError):
+    """An Idempotency-Key already placed an order with other items."""
+
+    def __init__(self, key: str, number: int) -> None:
+        super().__init__(f"already used for order {number}, with other items")
+        self.key = key
+        self.number = number
+
+
 class UnknownOrder(DomainError):
     """No order has that number."""
 

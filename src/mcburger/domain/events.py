@@ -70,6 +70,9 @@ class OrderPlaced(OrderEvent):
     order_id: str
     number: int
     lines: tuple[OrderLine, ...]
+    # The client's Idempotency-Key, if it sent one: a retry with it answers this order. Absent
+    # in events written before it existed (read as None), so the type's version is unchanged.
+    idempotency_key: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,11 @@ independently.
 
 Only what is live stays in memory: a collected order leaves. Numbers are handed out in sequence,
 so a number at or below ``last_number`` that is no longer held was collected.
+
+Orders placed once: an order placed with an idempotency key is remembered by that key for
+``KEY_LIFETIME`` on the restaurant's clock (from its placement), and placing again with the key
+gives that order back and records nothing. Keys are forgotten in placement order as later
+orders are placed, so they cost memory for a day's orders at most, never the whole history.
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ from __future__ import annotations
 from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from mcburger.domain.aggregate import Aggregate, State
-from mcburger.domain.errors import InvalidOrder, OrderNotReady, UnknownOrder
+from mcburger.domain.errors import IdempotencyKeyReused, InvalidOrder, OrderNotReady, UnknownOrder
 from mcburger.domain.events import (
     Event,
     KitchenUnitsRequested,
@@ -34,6 +39,9 @@ from mcburger.domain.menu import Menu
 
 MAX_QUANTITY_PER_LINE = 20
 MAX_UNITS_PER_ORDER = 50
+# How long an idempotency key answers its order: a kiosk retries within seconds or minutes; a
+# day also covers a client that retries after a crash and a restart of its own
+KEY_LIFETIME = timedelta(hours=24)
 
 
 class OrderStatus(StrEnum):
@@ -45,6 +53,16 @@ class OrderStatus(StrEnum):
     @property
     def rank(self) -> int:
         return list(OrderStatus).index(self)
+
+
+@dataclass(frozen=True)
+class KeyedPlacement:
+    """What an idempotency key placed: enough to answer a retry, even once collected."""
+
+    order_id: str
+    number: int
+    lines: tuple[OrderLine, ...]
+    placed_at: datetime
 
 
 @dataclass
@@ -99,6 +117,8 @@ class Ordering(Aggregate):
         self.stock: Counter[str] = Counter()
         # per item, one entry per unit owed by the kitchen, oldest order first
         self.waiting: dict[str, deque[int]] = {}
+        # idempotency key -> what it placed, oldest placement first (see KEY_LIFETIME)
+        self.keys: dict[str, KeyedPlacement] = {}
 
     def order_by_id(self, order_id: str) -> Order | None:
         number = self._numbers.get(order_id)
@@ -106,12 +126,24 @@ class Ordering(Aggregate):
 
     # --- commands -------------------------------------------------------------------------
 
-    def place(self, order_id: str, lines: Iterable[OrderLine], now: datetime) -> Order:
-        """Accept an order: take each unit from stock if there is one, else ask the kitchen."""
+    def place(self, order_id: str, lines: Iterable[OrderLine], now: datetime,
+              idempotency_key: str | None = None) -> Order:
+        """Accept an order: take each unit from stock if there is one, else ask the kitchen.
+
+        With an ``idempotency_key`` that placed an order within ``KEY_LIFETIME``: that order,
+        and nothing recorded (``IdempotencyKeyReused`` if its items differ from ``lines``).
+        """
         lines = validate_lines(self.menu, lines)
+        if idempotency_key is not None:
+            earlier = self.keys.get(idempotency_key)
+            if earlier is not None and now - earlier.placed_at < KEY_LIFETIME:
+                if earlier.lines != lines:
+                    raise IdempotencyKeyReused(idempotency_key, earlier.number)
+                return self._placed_by(earlier)
         number = self.last_number + 1
         self._record(OrderPlaced(restaurant_id=self.restaurant_id, occurred_at=now,
-                                 order_id=order_id, number=number, lines=lines))
+                                 order_id=order_id, number=number, lines=lines,
+                                 idempotency_key=idempotency_key))
         for line in lines:
             from_stock = min(self.stock[line.item], line.quantity)
             for _ in range(from_stock):
@@ -121,6 +153,15 @@ class Ordering(Aggregate):
                     restaurant_id=self.restaurant_id, occurred_at=now, order_id=order_id,
                     number=number, item=line.item, quantity=line.quantity - from_stock))
         return self.orders[number]
+
+    def _placed_by(self, earlier: KeyedPlacement) -> Order:
+        live = self.orders.get(earlier.number)
+        if live is not None:
+            return live
+        # Not live any more: collected (only a collected order leaves memory)
+        return Order(earlier.order_id, earlier.number, earlier.lines, earlier.placed_at,
+                     OrderStatus.COLLECTED,
+                     Counter({line.item: line.quantity for line in earlier.lines}))
 
     def collect(self, number: int, now: datetime) -> Order:
         order = self.orders.get(number)
@@ -173,6 +214,7 @@ class Ordering(Aggregate):
                                                   event.occurred_at)
                 self._numbers[event.order_id] = event.number
                 self.last_number = max(self.last_number, event.number)
+                self._remember_key(event)
             case KitchenUnitsRequested():
                 self.waiting.setdefault(event.item, deque()).extend(
                     [event.number] * event.quantity)
@@ -193,11 +235,23 @@ class Ordering(Aggregate):
                 self.orders.pop(event.number).status = OrderStatus.COLLECTED
                 del self._numbers[event.order_id]
 
+    def _remember_key(self, event: OrderPlaced) -> None:
+        # Forget the keys past their lifetime first: oldest first, so O(1) amortized a placement
+        while self.keys:
+            oldest = next(iter(self.keys))
+            if event.occurred_at - self.keys[oldest].placed_at < KEY_LIFETIME:
+                break
+            del self.keys[oldest]
+        if event.idempotency_key is not None:
+            self.keys[event.idempotency_key] = KeyedPlacement(
+                event.order_id, event.number, event.lines, event.occurred_at)
+
     # --- snapshots ------------------------------------------------------------------------
 
     @property
     def live_size(self) -> int:
-        return len(self.orders) + sum(len(queue) for queue in self.waiting.values())
+        return (len(self.orders) + sum(len(queue) for queue in self.waiting.values())
+                + len(self.keys))
 
     def snapshot_state(self) -> State:
         return {
@@ -209,6 +263,8 @@ class Ordering(Aggregate):
                        for o in self.orders.values()],
             "stock": {item: n for item, n in self.stock.items() if n},
             "waiting": {item: list(queue) for item, queue in self.waiting.items() if queue},
+            "keys": [[key, k.order_id, k.number, [[line.item, line.quantity] for line in k.lines],
+                      k.placed_at.isoformat()] for key, k in self.keys.items()],
         }
 
     def _restore(self, state: State) -> None:
@@ -223,6 +279,12 @@ class Ordering(Aggregate):
         self._numbers = {order.order_id: number for number, order in self.orders.items()}
         self.stock = Counter({str(k): int(v) for k, v in state["stock"].items()})
         self.waiting = {str(k): deque(int(n) for n in v) for k, v in state["waiting"].items()}
+        # absent from snapshots written before keys existed: those orders had none
+        self.keys = {
+            str(key): KeyedPlacement(str(order_id), int(number),
+                                     tuple(OrderLine(str(item), int(qty)) for item, qty in lines),
+                                     datetime.fromisoformat(placed_at))
+            for key, order_id, number, lines, placed_at in state.get("keys", [])}
 
 
 def _remove_first(queue: deque[int], number: int) -> None:

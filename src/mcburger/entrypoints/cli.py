@@ -35,7 +35,10 @@ def _settings(**given: Any) -> Settings:
         settings = Settings(**{k: v for k, v in given.items() if v is not None})
         settings.load_menu()
     except ValidationError as error:
-        raise typer.BadParameter(str(error)) from error
+        # Each field and what is wrong with it, never the value given (it may be the token)
+        problems = "; ".join(f"{'.'.join(str(part) for part in e['loc'])}: {e['msg']}"
+                             for e in error.errors())
+        raise typer.BadParameter(problems) from None
     except (InvalidMenu, OSError) as error:
         raise typer.BadParameter(f"menu: {error}") from error
     return settings
@@ -62,6 +65,15 @@ StockTarget = Annotated[int | None, typer.Option(
     help="Pre-made units kept of each favourite [env MCBURGER_STOCK_TARGET; 3]")]
 AccessLog = Annotated[bool | None, typer.Option(
     help="Log one line per HTTP request [env MCBURGER_ACCESS_LOG; off]")]
+StaffToken = Annotated[str | None, typer.Option(
+    help="Bearer token of the staff routes, 16-256 characters (other users can read a command "
+         "line: prefer the variable or --staff-token-file) [env MCBURGER_STAFF_TOKEN; the "
+         "token file]")]
+StaffTokenFile = Annotated[Path | None, typer.Option(
+    help="File of the staff token, made (mode 0600) with a random token at first start "
+         "[env MCBURGER_STAFF_TOKEN_FILE; DATA_DIR/staff-token]")]
+ProtectMetrics = Annotated[bool | None, typer.Option(
+    help="/metrics needs the staff token too [env MCBURGER_PROTECT_METRICS; off]")]
 RestaurantId = Annotated[str | None, typer.Option(
     help="This restaurant's id, the key of its messages [env MCBURGER_RESTAURANT_ID; main]")]
 
@@ -70,11 +82,14 @@ RestaurantId = Annotated[str | None, typer.Option(
 def run(host: Host = None, port: Port = None, workers: Workers = None, speed: Speed = None,
         seed: Seed = None, data_dir: DataDir = None, favorites_first: FavoritesFirst = None,
         menu: MenuFile = None, stock_target: StockTarget = None,
-        access_log: AccessLog = None) -> None:
+        access_log: AccessLog = None, staff_token: StaffToken = None,
+        staff_token_file: StaffTokenFile = None, protect_metrics: ProtectMetrics = None) -> None:
     """Run the whole restaurant in one process (embedded: SQLite in the data directory)."""
     settings = _settings(host=host, port=port, workers=workers, speed=speed, seed=seed,
                          data_dir=data_dir, favorites_first=favorites_first, menu=menu,
-                         stock_target=stock_target, access_log=access_log)
+                         stock_target=stock_target, access_log=access_log,
+                         staff_token=staff_token, staff_token_file=staff_token_file,
+                         protect_metrics=protect_metrics)
     try:
         lock = DataDirectoryLock.acquire(settings.data_dir)
     except DataDirectoryInUse as error:
@@ -92,7 +107,8 @@ def serve(
     host: Host = None, port: Port = None, workers: Workers = None, speed: Speed = None,
     seed: Seed = None, data_dir: DataDir = None, favorites_first: FavoritesFirst = None,
     menu: MenuFile = None, stock_target: StockTarget = None, restaurant_id: RestaurantId = None,
-    access_log: AccessLog = None,
+    access_log: AccessLog = None, staff_token: StaffToken = None,
+    staff_token_file: StaffTokenFile = None, protect_metrics: ProtectMetrics = None,
     eventstore_url: Annotated[str | None, typer.Option(
         help="Event store: sqlite:///path, postgresql://..., kurrentdb://... "
              "[env MCBURGER_EVENTSTORE_URL; SQLite in the data dir]")] = None,
@@ -114,7 +130,9 @@ def serve(
     settings = _settings(host=host, port=port, workers=workers, speed=speed, seed=seed,
                          data_dir=data_dir, favorites_first=favorites_first, menu=menu,
                          stock_target=stock_target, restaurant_id=restaurant_id,
-                         access_log=access_log, eventstore_url=eventstore_url,
+                         access_log=access_log, staff_token=staff_token,
+                         staff_token_file=staff_token_file, protect_metrics=protect_metrics,
+                         eventstore_url=eventstore_url,
                          kafka_bootstrap=kafka_bootstrap, mongo_url=mongo_url,
                          mongo_database=mongo_database, topic_partitions=topic_partitions)
     if not settings.kafka_bootstrap:
@@ -150,6 +168,7 @@ app.command()(simulate)
 
 
 def _serve(settings: Settings, roles: frozenset[str]) -> None:
+    from mcburger.adapters.staff_token import StaffTokenUnreadable
     from mcburger.entrypoints.api.app import create_app
 
     logging.basicConfig(level=settings.log_level.upper(),
@@ -157,7 +176,12 @@ def _serve(settings: Settings, roles: frozenset[str]) -> None:
                                "%(name)s: %(message)s")
     # Board feeds (SSE, long-poll) stay open for as long as their clients do: bound the wait
     # for them on shutdown so a stop always reaches the lifespan's orderly close.
-    uvicorn.run(create_app(settings, roles=roles), host=settings.host, port=settings.port,
+    try:
+        app = create_app(settings, roles=roles)
+    except (StaffTokenUnreadable, OSError) as error:
+        typer.echo(f"mcburger: staff token: {error}", err=True)
+        raise typer.Exit(1) from None
+    uvicorn.run(app, host=settings.host, port=settings.port,
                 log_level=settings.log_level, access_log=settings.access_log,
                 # Board messages are ~100 bytes: compressing them saves nothing and costs each
                 # WebSocket a zlib context (~40 KB) and CPU for every message it is sent

@@ -19,8 +19,10 @@ from mcburger.entrypoints.api.schemas import (
     ItemStatsListOut,
     TimelineOut,
 )
+from mcburger.entrypoints.api.staff import STAFF, STAFF_RESPONSES
 
-router = APIRouter(prefix="/analytics", tags=["analytics"])
+router = APIRouter(prefix="/analytics", tags=["analytics"], dependencies=[STAFF],
+                   responses=STAFF_RESPONSES)
 
 
 @router.get("/summary", response_model=AnalyticsSummaryOut)

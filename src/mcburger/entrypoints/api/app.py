@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from mcburger.adapters.staff_token import load_or_create
 from mcburger.bootstrap import EMBEDDED_ROLES, SERVING_ROLES, Restaurant, bootstrap
 from mcburger.config import Settings
-from mcburger.domain.errors import InvalidOrder, OrderNotReady, UnknownOrder
+from mcburger.domain.errors import IdempotencyKeyReused, InvalidOrder, OrderNotReady, UnknownOrder
+from mcburger.domain.menu import Menu
 from mcburger.entrypoints.api import analytics, board, orders, status
+from mcburger.entrypoints.api.limits import BodyLimit, safe_text, validation_failed
+from mcburger.entrypoints.api.staff import StaffGuard
 from mcburger.entrypoints.web import pages
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings | None = None, restaurant: Restaurant | None = None,
-               roles: frozenset[str] = EMBEDDED_ROLES) -> FastAPI:
+               roles: frozenset[str] = EMBEDDED_ROLES, staff_token: str | None = None) -> FastAPI:
     """The app; its lifespan wires the restaurant (or uses the one given, e.g. by a test).
 
     Processes that serve customers (embedded, ``api``, ``board``) get every route; the other
-    services only stock, kitchen, health and metrics.
+    services only stock, kitchen, health and metrics. Staff routes take ``staff_token``, else
+    the settings' (``staff_token``, or the file ``staff_token_file``, made at first start); an
+    app given a restaurant and no token has no staff at all (a random token nobody knows).
     """
 
     @asynccontextmanager
@@ -36,22 +47,66 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
 
     app = FastAPI(title="McBurger Orders", version="0.1.0", lifespan=lifespan,
                   description="Event-sourced orders for a quick-service restaurant.")
+    chosen = settings or (restaurant.settings if restaurant is not None else Settings())
+    app.state.staff = StaffGuard(_staff_token(chosen, staff_token, injected=settings is None
+                                              and restaurant is not None))
+    app.state.protect_metrics = chosen.protect_metrics
+    app.add_middleware(BodyLimit)
+    _declare_menu_ids(app, restaurant.menu if restaurant is not None else chosen.load_menu())
     serving = (restaurant.roles if restaurant is not None else roles) & SERVING_ROLES
     routers = (orders.router, status.router, board.router, analytics.router)
     for router in routers if serving else (status.router,):
         app.include_router(router)
     if serving:
         pages.mount(app)
+    app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_exception_handler(IdempotencyKeyReused, _key_reused)
     app.add_exception_handler(InvalidOrder, _invalid_order)
     app.add_exception_handler(UnknownOrder, _unknown_order)
     app.add_exception_handler(OrderNotReady, _not_ready)
     return app
 
 
+def _staff_token(settings: Settings, given: str | None, injected: bool) -> str:
+    if given is not None:
+        return given
+    if settings.staff_token is not None:
+        return settings.staff_token.get_secret_value()
+    if injected:
+        return secrets.token_urlsafe(32)
+    path = settings.staff_token_file or settings.data_dir / "staff-token"
+    token = load_or_create(path)
+    log.info("staff token: in %s (readable by its owner only); staff pages ask for it once",
+             path.resolve())
+    return token
+
+
+def _declare_menu_ids(app: FastAPI, menu: Menu) -> None:
+    """OpenAPI says what the server accepts: an order line's item is one of the menu's ids."""
+    default = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = default()
+            item = schema["components"]["schemas"]["OrderLineIn"]["properties"]["item"]
+            item["enum"] = [entry.id for entry in menu]
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 async def _invalid_order(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, InvalidOrder)
     loc = ["body", *(int(p) if p.isdigit() else p for p in error.field.split("."))]
-    detail = [{"loc": loc, "msg": f"{error.field}: {error.message}", "type": "value_error"}]
+    detail = [{"loc": loc, "msg": safe_text(f"{error.field}: {error.message}"),
+               "type": "value_error"}]
+    return JSONResponse({"detail": detail}, status_code=422)
+
+
+async def _key_reused(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, IdempotencyKeyReused)
+    detail = [{"loc": ["header", "Idempotency-Key"], "msg": f"Idempotency-Key: {error}",
+               "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
 
 

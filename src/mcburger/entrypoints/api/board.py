@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from mcburger.application.board_hub import BoardHub, BoardSubscriber
 from mcburger.entrypoints.api.deps import HubDep, WsHubDep
@@ -29,6 +29,7 @@ router = APIRouter(prefix="/board", tags=["board"])
 SEND_TIMEOUT_SECONDS = 30.0
 SSE_PING_SECONDS = 15.0  # a comment line on a quiet SSE stream
 TOO_SLOW = 4008  # WebSocket close code: the client did not keep up; reconnect
+MAX_VERSION = 2**62  # board versions are log positions; a cursor past this is unreadable
 
 
 @router.get("", response_model=BoardOut)
@@ -37,13 +38,22 @@ async def get_board(hub: HubDep) -> dict[str, Any]:
     return (await hub.snapshot()).data
 
 
-@router.get("/poll", response_model=list[BoardChange])
+@router.get("/poll", response_model=list[BoardChange], responses={409: {
+    "description": "`since` is ahead of the board (a cursor from an earlier life of the "
+                   "restaurant, whose data was replaced): take `GET /board` again and poll "
+                   "from its version. The body gives the board's `version`."}})
 async def poll_board(
     hub: HubDep,
-    since: Annotated[int, Query(ge=0, description="last version the client has")] = 0,
+    since: Annotated[int, Query(ge=0, le=MAX_VERSION, description="last version the client has")
+                     ] = 0,
     timeout: Annotated[float, Query(ge=0, le=60, description="seconds to wait")] = 25.0,
-) -> list[dict[str, Any]]:
+) -> Any:
     """Long poll: changes after ``since`` at once if any, else wait up to ``timeout``."""
+    current = await hub.current_version(at_least=since)
+    if since > current:
+        return JSONResponse({"detail": f"since={since} is ahead of the board (version "
+                                       f"{current}): take GET /board again",
+                             "version": current}, status_code=409)
     return await hub.changes_after(since, timeout)
 
 
@@ -52,15 +62,28 @@ async def poll_board(
     "content": {"text/event-stream": {}}}})
 async def board_events(
     hub: HubDep,
-    last_event_id: Annotated[int | None, Header()] = None,
+    last_event_id: Annotated[str | None, Header(
+        max_length=40, description="the `id` of the last event the client has (an EventSource "
+                                   "sends it when it reconnects); anything else is ignored")
+    ] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: the snapshot, then each change; ``id`` is the version, so a
     reconnecting EventSource resumes after the last change it saw (or gets a fresh
-    ``snapshot`` event when that change is too old for the server to replay)."""
+    ``snapshot`` event when that change is too old for the server to replay, is ahead of the
+    board, or is not a version at all)."""
     # Frames are encoded once by the hub for every client, and written as they are: FastAPI's
     # EventSourceResponse re-encodes each one through two task hops a client (4 x the CPU).
-    return StreamingResponse(_event_stream(hub, last_event_id), media_type="text/event-stream",
+    return StreamingResponse(_event_stream(hub, _version(last_event_id)),
+                             media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def _version(text: str | None) -> int | None:
+    """A Last-Event-ID as a version, or None (then the stream starts with a snapshot)."""
+    if text is None or not text.isdigit() or not text.isascii():
+        return None
+    version = int(text)
+    return version if version <= MAX_VERSION else None
 
 
 async def _event_stream(hub: BoardHub, last_event_id: int | None) -> AsyncIterator[bytes]:

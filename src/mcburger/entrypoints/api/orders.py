@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 
 from mcburger.application.ordering_service import CommandResult
 from mcburger.domain.events import OrderLine
 from mcburger.domain.ordering import Order, OrderStatus
 from mcburger.entrypoints.api.deps import QueriesDep, RestaurantDep
 from mcburger.entrypoints.api.schemas import MenuItemOut, MenuOut, OrderIn, OrderOut, OrdersOut
+from mcburger.entrypoints.api.staff import STAFF, STAFF_RESPONSES
 
 router = APIRouter(tags=["orders"])
 
@@ -28,15 +29,34 @@ async def get_menu(restaurant: RestaurantDep) -> MenuOut:
                           for i in restaurant.menu])
 
 
-@router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut)
-async def place_order(body: OrderIn, restaurant: RestaurantDep) -> dict[str, object]:
-    """Place an order; the answer carries its number and estimated ready time."""
+# Order numbers are handed out from 1; the bound keeps a hostile number a 422, not an overflow
+# in the store (SQLite's integers are 64-bit)
+OrderNumber = Annotated[int, Path(ge=1, le=2**31 - 1, description="the order's number")]
+IdempotencyKey = Annotated[str | None, Header(
+    alias="Idempotency-Key", min_length=1, max_length=255, pattern=r"^[\x21-\x7e]+$",
+    description="a key of the client's choosing per order (1-255 visible ASCII characters, "
+                "e.g. a UUID): a retry with the same key and the same items answers the same "
+                "order and places nothing, for 24 hours on the restaurant's clock")]
+
+
+@router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut,
+             responses={422: {"description": "Invalid items, or an Idempotency-Key already "
+                                              "used for an order with other items"}})
+async def place_order(body: OrderIn, restaurant: RestaurantDep, response: Response,
+                      idempotency_key: IdempotencyKey = None) -> dict[str, object]:
+    """Place an order; the answer carries its number and estimated ready time.
+
+    With an ``Idempotency-Key`` that placed an order already: that order, as it is now (same
+    id and number), with the header ``Idempotent-Replayed: true``; nothing is placed.
+    """
     result = await restaurant.ordering.place_order(
-        OrderLine(line.item, line.quantity) for line in body.items)
+        (OrderLine(line.item, line.quantity) for line in body.items), idempotency_key)
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
     return await _after_command(restaurant, result)
 
 
-@router.get("/orders", response_model=OrdersOut)
+@router.get("/orders", response_model=OrdersOut, dependencies=[STAFF], responses=STAFF_RESPONSES)
 async def list_orders(queries: QueriesDep,
                       status: Annotated[OrderStatus | None, Query()] = None) -> dict[str, object]:
     """Orders, oldest first, optionally only those with one status."""
@@ -45,7 +65,7 @@ async def list_orders(queries: QueriesDep,
 
 @router.get("/orders/{number}", response_model=OrderOut,
             responses={404: {"description": "No order has that number"}})
-async def get_order(number: int, queries: QueriesDep) -> dict[str, object]:
+async def get_order(number: OrderNumber, queries: QueriesDep) -> dict[str, object]:
     """One order's current state."""
     order = await queries.order(number)
     if order is None:
@@ -53,20 +73,23 @@ async def get_order(number: int, queries: QueriesDep) -> dict[str, object]:
     return order
 
 
-@router.post("/orders/{number}/collect", response_model=OrderOut,
-             responses={404: {"description": "No order has that number"},
+@router.post("/orders/{number}/collect", response_model=OrderOut, dependencies=[STAFF],
+             responses={**STAFF_RESPONSES, 404: {"description": "No order has that number"},
                         409: {"description": "The order is not READY"}})
-async def collect_order(number: int, restaurant: RestaurantDep) -> dict[str, object]:
-    """The customer takes a READY order."""
+async def collect_order(number: OrderNumber, restaurant: RestaurantDep) -> dict[str, object]:
+    """The customer takes a READY order (staff). A retry changes nothing: the order is
+    COLLECTED already, so the answer is 409 naming that status."""
     result = await restaurant.ordering.collect(number)
     return await _after_command(restaurant, result)
 
 
 async def _after_command(restaurant: RestaurantDep, result: CommandResult) -> dict[str, object]:
     """Answer from the read models once they include the command's events (embedded: this
-    process writes them, and they are not far behind); else at once from the decision."""
-    if restaurant.waits_for_own_read_models() and await restaurant.queries.caught_up(
-            result.position, READ_YOUR_WRITES_TIMEOUT, unless_behind=FAR_BEHIND_EVENTS):
+    process writes them, and they are not far behind; an idempotent retry: at once, as they
+    are); else at once from the decision."""
+    if result.replayed or (restaurant.waits_for_own_read_models() and await (
+            restaurant.queries.caught_up(result.position, READ_YOUR_WRITES_TIMEOUT,
+                                         unless_behind=FAR_BEHIND_EVENTS))):
         order = await restaurant.queries.order(result.order.number)
         if order is not None:
             return order

@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from mcburger.entrypoints.api.deps import QueriesDep, RestaurantDep
 from mcburger.entrypoints.api.schemas import HealthOut, KitchenOut, LiveOut, StockOut
+from mcburger.entrypoints.api.staff import STAFF, STAFF_RESPONSES, require_staff_for_metrics
 
 router = APIRouter(tags=["restaurant"])
 
 
-@router.get("/stock", response_model=StockOut)
+@router.get("/stock", response_model=StockOut, dependencies=[STAFF], responses=STAFF_RESPONSES)
 async def get_stock(queries: QueriesDep) -> dict[str, object]:
     """Pre-made units in stock, per menu item."""
     return {"items": await queries.stock()}
 
 
-@router.get("/kitchen", response_model=KitchenOut)
+@router.get("/kitchen", response_model=KitchenOut, dependencies=[STAFF],
+            responses=STAFF_RESPONSES)
 async def get_kitchen(queries: QueriesDep) -> dict[str, object]:
     """Each worker's current unit, the FIFO queue of order units, and the FF.1 flag."""
     return await queries.kitchen()
@@ -49,8 +51,9 @@ async def health(restaurant: RestaurantDep) -> dict[str, object]:
             "board": restaurant.board.stats()}
 
 
-@router.get("/metrics", tags=["operations"], response_class=Response)
+@router.get("/metrics", tags=["operations"], response_class=Response,
+            dependencies=[Depends(require_staff_for_metrics)], responses=STAFF_RESPONSES)
 async def metrics(restaurant: RestaurantDep) -> Response:
-    """Prometheus text format."""
+    """Prometheus text format; open unless the server runs with ``protect_metrics``."""
     await restaurant.lag()
     return Response(generate_latest(restaurant.metrics.registry), media_type=CONTENT_TYPE_LATEST)

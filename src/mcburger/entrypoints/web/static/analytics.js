@@ -3,6 +3,8 @@
 // Each chart's <svg data-points="N">: N = data points drawn (orders for the wait histogram
 // and the estimate scatter, time buckets for the others).
 
+import { staffFetch } from "./staff.js";
+
 const REFRESH_MS = 5000;
 const SVG_NS = "http://www.w3.org/2000/svg";
 const MAX_BUCKETS = 60;
@@ -420,7 +422,8 @@ function showError(message) {
 }
 
 async function getJson(path) {
-  const response = await fetch(path, { headers: { Accept: "application/json" }, cache: "no-store" });
+  const response = await staffFetch(path,
+    { headers: { Accept: "application/json" }, cache: "no-store" });
   if (!response.ok) throw new Error(`${path} answered ${response.status}`);
   return response.json();
 }

@@ -56,6 +56,16 @@ const el = {
 /** @type {{id: string, name: string, prep_seconds: number, favorite: boolean}[]} */
 let menu = [];
 const basket = new Map(); // item id -> quantity
+// The Idempotency-Key of this basket as it is: a retry of "Place order" after a timeout sends
+// the same key, so the restaurant places the order once; any change to the basket, and every
+// placed order, makes a new one (the server refuses a key reused with other items).
+let basketKey = newKey();
+
+function newKey() {
+  // crypto.randomUUID needs a secure context; a kiosk on the shop's network may be plain http
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
 let placing = false;
 let order = null;         // the order being followed (the API's shape)
 let timers = [];
@@ -268,6 +278,7 @@ function change(id, delta) {
   if (next === now) return;
   if (next === 0) basket.delete(id);
   else basket.set(id, next);
+  basketKey = newKey();
   if (el.errors.childElementCount) showErrors([]); // the basket changed: old errors are moot
   renderBasket();
   // On a phone the "Your order" bar appears at the bottom: keep the item just changed above it
@@ -333,18 +344,19 @@ async function placeOrder() {
   try {
     const { status, body } = await api("/orders", {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", "idempotency-key": basketKey },
       body: JSON.stringify(sent),
     });
     if (status === 201 && body && Number.isFinite(body.number)) {
       basket.clear();
+      basketKey = newKey();
       follow(body);
     } else {
       showErrors(problemsFrom(status, body, sent));
     }
   } catch (error) {
     showErrors([error?.kind === "timeout"
-      ? "The restaurant did not answer in time. Please ask at the counter whether your order went through before trying again."
+      ? "The restaurant did not answer in time. Place the order again: it will not be placed twice."
       : "Could not reach the restaurant. Please check the connection and try again."]);
   } finally {
     placing = false;

@@ -7,6 +7,8 @@
 // Query string: ?green=180&yellow=300 (age thresholds, kitchen seconds), ?clock=local (trust the
 // browser's clock, no correction from the server's Date header), ?ws=0 (no WebSocket).
 
+import { staffFetch } from './staff.js';
+
 const POLL_MS = 1000;
 const REQUEST_TIMEOUT_MS = 4000;
 const MIN_POLL_GAP_MS = 200;         // an early poll (WebSocket, after Collected) waits at least this
@@ -158,7 +160,8 @@ async function request(path, options = {}) {
   const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
   const sentAt = Date.now();
   try {
-    const response = await fetch(path, {
+    // as staff: /kitchen, /stock, /orders and collecting need the staff token
+    const response = await staffFetch(path, {
       cache: 'no-store', headers: { accept: 'application/json' }, ...options,
       signal: controller.signal,
     });

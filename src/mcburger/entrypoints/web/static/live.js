@@ -240,6 +240,12 @@ export function connectBoardFeed(options = {}) {
         const since = version ?? 0;
         const response = await fetch(httpUrl(`/board/poll?since=${since}&timeout=0`),
           { cache: "no-store", signal: timeoutSignal(10000) });
+        if (response.status === 409 && gen === generation && !closed) {
+          // our version is ahead of the board: its data was replaced; start again from a snapshot
+          stopCurrent();
+          scheduleRetry(preferred, "the board started again");
+          return;
+        }
         if (!response.ok) return;
         const changes = await response.json();
         lastMessageAt = Date.now();

@@ -1,0 +1,88 @@
+// Staff sign-in for the kitchen display and the analytics page.
+//
+// staffFetch(path, init) is fetch() with "Authorization: Bearer <token>". The token is asked for
+// once, in a small dialog, the first time the server answers 401, and kept in sessionStorage:
+// for this tab until it is closed, never in a cookie or the URL. A wrong token is asked for
+// again; a 429 (too many wrong tries) says how long to wait.
+//
+// The token: MCBURGER_STAFF_TOKEN, or the file `staff-token` that `mcburger run` writes in its
+// data directory at first start (its log says where).
+
+const KEY = "mcburger.staffToken";
+
+let asking = null; // the open dialog's promise: every request waiting on a token shares it
+
+export function staffToken() {
+  try {
+    return sessionStorage.getItem(KEY);
+  } catch {
+    return null;
+  }
+}
+
+function keep(token) {
+  try {
+    sessionStorage.setItem(KEY, token);
+  } catch { /* storage off: asked again on the next page load */ }
+}
+
+export function forgetStaffToken() {
+  try {
+    sessionStorage.removeItem(KEY);
+  } catch { /* nothing kept */ }
+}
+
+function withToken(init, token) {
+  const headers = new Headers(init?.headers ?? {});
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  return { ...init, headers };
+}
+
+/** fetch() as staff: asks for the token when the server says 401, then tries once more. */
+export async function staffFetch(path, init = {}) {
+  let response = await fetch(path, withToken(init, staffToken()));
+  while (response.status === 401) {
+    const wrong = staffToken() !== null;
+    forgetStaffToken();
+    const token = await askForToken(wrong ? "That token was not accepted. Try again." : "");
+    keep(token);
+    response = await fetch(path, withToken(init, token));
+  }
+  return response;
+}
+
+function askForToken(problem) {
+  if (asking) return asking;
+  asking = new Promise((resolve) => {
+    const dialog = document.createElement("dialog");
+    dialog.id = "staff-sign-in";
+    dialog.innerHTML = `
+      <form method="dialog">
+        <h2>Staff sign-in</h2>
+        <p>This screen is for staff. Enter the staff token: the value of MCBURGER_STAFF_TOKEN,
+           or the file <code>staff-token</code> in the restaurant's data directory.</p>
+        <p class="problem" role="alert"></p>
+        <label>Staff token <input name="token" type="password" autocomplete="current-password"
+               required minlength="16" maxlength="256"></label>
+        <button type="submit">Sign in</button>
+      </form>`;
+    dialog.querySelector(".problem").textContent = problem;
+    const input = dialog.querySelector("input");
+    dialog.addEventListener("cancel", (event) => event.preventDefault()); // no way around it
+    dialog.querySelector("form").addEventListener("submit", (event) => {
+      const token = input.value.trim();
+      if (token.length < 16) {
+        event.preventDefault();
+        dialog.querySelector(".problem").textContent = "A staff token has at least 16 characters.";
+        return;
+      }
+      dialog.remove();
+      asking = null;
+      resolve(token);
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    input.focus();
+  });
+  return asking;
+}
