@@ -73,8 +73,7 @@ async def board_events(
     board, or is not a version at all)."""
     # Frames are encoded once by the hub for every client, and written as they are: FastAPI's
     # EventSourceResponse re-encodes each one through two task hops a client (4 x the CPU).
-    return StreamingResponse(_event_stream(hub, _version(last_event_id)),
-                             media_type="text/event-stream",
+    return StreamingResponse(event_stream(hub, last_event_id), media_type="text/event-stream",
                              headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
@@ -86,8 +85,9 @@ def _version(text: str | None) -> int | None:
     return version if version <= MAX_VERSION else None
 
 
-async def _event_stream(hub: BoardHub, last_event_id: int | None) -> AsyncIterator[bytes]:
-    async with hub.subscribe(last_event_id) as feed:
+async def event_stream(hub: BoardHub, last_event_id: str | None) -> AsyncIterator[bytes]:
+    """The frames of ``GET /board/events`` for a client that sent ``last_event_id``."""
+    async with hub.subscribe(_version(last_event_id)) as feed:
         while True:
             message = await feed.get(timeout=SSE_PING_SECONDS)
             if message is not None:
