@@ -127,3 +127,10 @@ async def test_an_sse_client_with_an_unusable_last_event_id_starts_from_a_snapsh
     finally:
         await stream.aclose()
     assert first.startswith(b"event: snapshot\n")
+
+
+async def test_a_method_a_path_does_not_take_is_a_405_listing_every_method_it_does(
+        client: httpx.AsyncClient) -> None:
+    answer = await client.delete("/orders")
+    assert answer.status_code == 405
+    assert set(answer.headers["allow"].split(", ")) == {"GET", "POST"}

@@ -9,8 +9,11 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from mcburger.adapters.staff_token import load_or_create
 from mcburger.bootstrap import EMBEDDED_ROLES, SERVING_ROLES, Restaurant, bootstrap
@@ -60,6 +63,7 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
     if serving:
         pages.mount(app)
     app.add_exception_handler(RequestValidationError, validation_failed)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IdempotencyKeyReused, _key_reused)
     app.add_exception_handler(InvalidOrder, _invalid_order)
     app.add_exception_handler(UnknownOrder, _unknown_order)
@@ -93,6 +97,20 @@ def _declare_menu_ids(app: FastAPI, menu: Menu) -> None:
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """FastAPI's answer, except that a 405's ``Allow`` lists the methods of every route of the
+    path (Starlette lists only the first route's: ``POST`` alone on ``/orders``)."""
+    assert isinstance(error, StarletteHTTPException)
+    if error.status_code != 405:
+        return await http_exception_handler(request, error)
+    # Asked of the routes themselves (included routers nest theirs), one method at a time
+    allowed = [method for method in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+               if any(route.matches({**request.scope, "method": method})[0] is Match.FULL
+                      for route in request.app.routes)]
+    return JSONResponse({"detail": "Method Not Allowed"}, status_code=405,
+                        headers={"Allow": ", ".join(allowed)})
 
 
 async def _invalid_order(request: Request, error: Exception) -> JSONResponse:
