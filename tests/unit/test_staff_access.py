@@ -161,3 +161,10 @@ def test_the_embedded_default_is_not_open(tmp_path: Path,
     token = (tmp_path / "staff-token").read_text().strip()
     assert str(tmp_path / "staff-token") in caplog.text and token not in caplog.text
     app.state.staff.check("127.0.0.1", token)  # the file's token is the staff token
+
+
+def test_a_service_that_takes_no_orders_still_describes_its_routes() -> None:
+    app = create_app(Settings(staff_token=TOKEN), roles=frozenset({"kitchen"}))
+    paths = app.openapi()["paths"]
+    assert "/kitchen" in paths and "/orders" not in paths
+    assert paths["/kitchen"]["get"]["security"] == [{"staffToken": []}]

@@ -62,10 +62,12 @@ async def poll_board(
     "content": {"text/event-stream": {}}}})
 async def board_events(
     hub: HubDep,
+    # Any text: an unreadable one starts the stream with a snapshot, as a 4xx would end an
+    # EventSource for good
     last_event_id: Annotated[str | None, Header(
-        max_length=40, description="the `id` of the last event the client has (an EventSource "
-                                   "sends it when it reconnects); anything else is ignored")
-    ] = None,
+        description="the `id` of the last event the client has (an EventSource sends it when "
+                    "it reconnects); one that is not a version the server holds starts the "
+                    "stream with a snapshot")] = None,
 ) -> StreamingResponse:
     """Server-Sent Events: the snapshot, then each change; ``id`` is the version, so a
     reconnecting EventSource resumes after the last change it saw (or gets a fresh
