@@ -243,6 +243,7 @@ class Ordering(Aggregate):
                 break
             del self.keys[oldest]
         if event.idempotency_key is not None:
+            self.keys.pop(event.idempotency_key, None)  # a key used again goes to the end
             self.keys[event.idempotency_key] = KeyedPlacement(
                 event.order_id, event.number, event.lines, event.occurred_at)
 
