@@ -42,8 +42,10 @@ Reported per mode, median (min-max) over --runs runs:
 - distributed / embedded: each figure's ratio within a run, median (min-max) over the runs where
   both modes finished.
 
-A POST answers once the views and the estimate include the new order (read-your-writes), so in
-distributed mode its latency includes the relay, Kafka and two projections writing to FerretDB.
+Embedded, a POST answers once the views and the estimate include the new order (read-your-writes,
+in the same process); distributed, the api answers from the decision at once (it never waits on
+another process) and the board service shows the order when the relay, Kafka and its projection
+have carried it there.
 An order's 210 s of kitchen work take 210/S s, so W workers make at most W*S/210 orders/s
 (printed as the kitchen's bound): near it, the kitchen and not the plumbing is the limit.
 
@@ -54,6 +56,11 @@ elsewhere; `--replot` only redraws the PNG from the JSON there). Everything goes
 only; every process started is stopped by its id (the distributed ones by scripts/dev-down on their
 own DIR), and every wait is bounded. `--commit REV` measures a clean export of that commit's src/
 instead of the working tree.
+
+`--mongo-commands` also counts, in every service, the MongoDB commands it sends and the documents
+they carry, by command and collection (a pymongo command listener, loaded into each process by a
+`sitecustomize` module put first on PYTHONPATH), and prints them per order: where FerretDB's
+time comes from. It costs the services a little CPU: measure the figures without it.
 """
 
 from __future__ import annotations
@@ -655,6 +662,93 @@ def brief(found: dict[str, Any]) -> str:
             + problems)
 
 
+# Loaded by every Python process started with the directory first on PYTHONPATH: counts the
+# MongoDB commands (and the documents an update or insert carries) per command and collection,
+# and writes them every 2 s and at exit to MCBURGER_BENCH_MONGO_COUNTS/<role>-<pid>.json.
+SITECUSTOMIZE = """
+import atexit, json, os, sys, threading, time
+try:
+    from pymongo import monitoring
+except ImportError:
+    monitoring = None
+if monitoring is not None and os.environ.get("MCBURGER_BENCH_MONGO_COUNTS"):
+    counts = {}
+    role = sys.argv[2] if len(sys.argv) > 2 and sys.argv[1] == "serve" else "other"
+    path = os.path.join(os.environ["MCBURGER_BENCH_MONGO_COUNTS"], f"{role}-{os.getpid()}.json")
+
+    class Counter(monitoring.CommandListener):
+        def started(self, event):
+            name = event.command_name
+            key = f"{name} {event.command.get(name)}"
+            docs = len(event.command.get("updates", event.command.get("documents", [])))
+            entry = counts.setdefault(key, [0, 0])
+            entry[0] += 1
+            entry[1] += docs
+
+        def succeeded(self, event):
+            pass
+
+        def failed(self, event):
+            pass
+
+    monitoring.register(Counter())
+
+    def dump():
+        if counts:
+            with open(path + ".tmp", "w") as out:
+                json.dump(counts, out)
+            os.replace(path + ".tmp", path)
+
+    def every_two_seconds():
+        while True:
+            time.sleep(2)
+            dump()
+
+    atexit.register(dump)
+    threading.Thread(target=every_two_seconds, daemon=True).start()
+"""
+
+
+def count_mongo_commands(scratch: Path) -> Path:
+    """Make every process started from now on count its MongoDB commands into the returned
+    directory (see SITECUSTOMIZE)."""
+    hook, counts = scratch / "mongo-hook", scratch / "mongo-counts"
+    hook.mkdir()
+    counts.mkdir()
+    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    earlier = os.environ.get("PYTHONPATH")  # a --commit export stays next on the path
+    os.environ["PYTHONPATH"] = f"{hook}{os.pathsep}{earlier}" if earlier else str(hook)
+    os.environ["MCBURGER_BENCH_MONGO_COUNTS"] = str(counts)
+    return counts
+
+
+def mongo_commands_per_order(counts: Path, runs: Sequence[dict[str, Any]],
+                             orders: int) -> dict[str, dict[str, list[float]]]:
+    """role -> "command collection" -> [commands an order, documents an order], over the
+    distributed runs that finished (their warm-up order and start-up included)."""
+    finished = sum(1 for run in runs if "failed" not in run["distributed"])
+    total: dict[str, dict[str, list[float]]] = {}
+    for file in counts.glob("*.json"):
+        role = file.name.split("-")[0]
+        for key, (commands, documents) in json.loads(file.read_text()).items():
+            entry = total.setdefault(role, {}).setdefault(key, [0.0, 0.0])
+            entry[0] += commands
+            entry[1] += documents
+    per = max(finished * orders, 1)
+    return {role: {key: [round(c / per, 2), round(d / per, 2)] for key, (c, d) in keys.items()}
+            for role, keys in total.items()}
+
+
+def mongo_table(mongo: dict[str, dict[str, list[float]]]) -> str:
+    rows = ["| service | command and collection | commands an order | documents an order |",
+            "| --- | --- | ---: | ---: |"]
+    for role in sorted(mongo):
+        for key, (commands, documents) in sorted(mongo[role].items(), key=lambda kv: -kv[1][0]):
+            if commands >= 0.05:
+                rows.append(f"| {role} | `{key}` | {commands:.2f} | {documents:.2f} |")
+    return "\n".join(rows)
+
+
 def kitchen_bound(args: argparse.Namespace) -> float:
     """Orders/s the kitchen can make: W workers, each order's preparation seconds / speed."""
     import tomllib
@@ -689,6 +783,8 @@ def main() -> None:
                         "of the working tree")
     parser.add_argument("--replot", action="store_true",
                         help="only redraw distributed.png from the distributed.json in --out")
+    parser.add_argument("--mongo-commands", action="store_true",
+                        help="count each service's MongoDB commands and documents (costs CPU)")
     args = parser.parse_args()
     if args.replot:
         plot(json.loads((args.out / "distributed.json").read_text()), args.out / "distributed.png")
@@ -703,6 +799,7 @@ def main() -> None:
           flush=True)
     scratch = Path(tempfile.mkdtemp(prefix="mcburger-distributed-"))
     scratch.chmod(0o755)
+    counts = count_mongo_commands(scratch) if args.mongo_commands else None
     runs = []
     try:
         for run in range(args.runs):
@@ -715,13 +812,17 @@ def main() -> None:
     finally:
         if args.keep:
             print(f"kept {scratch}")
-        else:
+        mongo = mongo_commands_per_order(counts, runs, args.orders) if counts else None
+        if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
     summary = summarise(runs)
     print()
     print(table(summary))
     print()
     print(cpu_table(summary))
+    if mongo is not None:
+        print()
+        print(mongo_table(mongo))
     info["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(f"load average at end: {info['load_average_at_end']}")
     report = {"command": command_line(), "machine": info,
@@ -729,7 +830,8 @@ def main() -> None:
                           "speed": args.speed, "workers": args.workers, "seed": 1,
                           "order": ORDER, "timeout_s": args.timeout,
                           "board_poll_s": BOARD_POLL_SECONDS},
-              "kitchen_orders_per_s": bound, "summary": summary, "runs": runs}
+              "kitchen_orders_per_s": bound, "summary": summary, "runs": runs,
+              "mongo_commands_per_order": mongo}
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "distributed.json", report)
     print(f"wrote {args.out / 'distributed.json'}")
