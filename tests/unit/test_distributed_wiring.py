@@ -124,3 +124,30 @@ async def test_the_apis_answer_never_waits_for_the_board_or_analytics() -> None:
     order = answer.json()
     assert (order["number"], order["status"], order["estimated_ready_at"]) == (
         1, "REQUESTED", None)
+
+
+async def test_a_retry_sent_to_another_api_process_answers_the_same_order() -> None:
+    # Two api processes behind a load balancer; the retry of a timed-out POST reaches the other
+    events, read_models, bus = InMemoryEventStore(), InMemoryReadModelStore(), InMemoryBus()
+    apis = [await bootstrap(SETTINGS, clock=VirtualClock(), events=events, read_models=read_models,
+                            bus=bus, roles=frozenset({"api"})) for _ in range(2)]
+    answers = []
+    try:
+        for restaurant in apis:
+            await restaurant.start()
+            app = create_app(restaurant=restaurant)
+            app.state.restaurant = restaurant
+            async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                         base_url="http://api") as client:
+                answers.append(await client.post(
+                    "/orders", json={"items": [{"item": "salad", "quantity": 1}]},
+                    headers={"Idempotency-Key": "till-2-order-90"}))
+    finally:
+        await asyncio.gather(*(restaurant.stop() for restaurant in apis))
+
+    first, retry = (answer.json() for answer in answers)
+    assert (retry["id"], retry["number"]) == (first["id"], first["number"]) == (first["id"], 1)
+    assert answers[1].headers["idempotent-replayed"] == "true"
+    placed = [r for r in await events.read_stream("ordering-main")
+              if r.event.TYPE == "OrderPlaced"]
+    assert len(placed) == 1
