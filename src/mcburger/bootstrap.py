@@ -215,7 +215,8 @@ class Restaurant:
             stdin=asyncio.subprocess.PIPE)
         try:
             assert worker.stdin is not None
-            worker.stdin.write(self.settings.model_dump_json().encode())
+            # Not the staff token: a worker serves nothing, and a SecretStr dumps as stars
+            worker.stdin.write(self.settings.model_dump_json(exclude={"staff_token"}).encode())
             await worker.stdin.drain()
             worker.stdin.close()
             while True:

@@ -67,6 +67,11 @@ def test_kiosk_board_and_kitchen_display_across_services(
         analytics = on_api("/analytics/")
         expect(analytics.locator("svg#wait-chart")).not_to_have_attribute("data-points", "0")
         screenshot(board, "distributed-board")
+        # The api answers before the board service has the order (it never waits on another
+        # process): the kiosk's first look at it may be a 404, which it reads as "not yet"
+        not_yet = f"GET {cluster.api.url}/orders/{number}: HTTP 404"
+        for record in on_api.watched:
+            record.failed_requests = [r for r in record.failed_requests if r != not_yet]
         for opener in (on_api, on_board):
             assert_no_script_errors(opener)
     finally:
