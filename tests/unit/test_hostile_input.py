@@ -134,3 +134,12 @@ async def test_a_method_a_path_does_not_take_is_a_405_listing_every_method_it_do
     answer = await client.delete("/orders")
     assert answer.status_code == 405
     assert set(answer.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
+async def test_a_body_that_is_not_utf8_is_a_422_naming_the_body(
+        client: httpx.AsyncClient, restaurant: Restaurant) -> None:
+    answer = await client.post("/orders", content=b'xC"S\xff\xfe',
+                               headers={"content-type": "application/json"})
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body"]
+    assert await nothing_written(restaurant)

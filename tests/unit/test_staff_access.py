@@ -106,7 +106,7 @@ async def test_openapi_declares_the_bearer_scheme_on_every_staff_route_and_only_
     assert schema["components"]["securitySchemes"]["staffToken"]["scheme"] == "bearer"
     secured = {(method.upper(), path) for path, operations in schema["paths"].items()
                for method, operation in operations.items() if operation.get("security")}
-    declared = {(m, p.replace("/1/", "/{number}/")) for m, p in STAFF_ONLY} | {("GET", "/metrics")}
+    declared = {(m, p.replace("/1/", "/{number}/")) for m, p in STAFF_ONLY}
     assert secured == declared
 
 
@@ -114,6 +114,8 @@ async def test_metrics_can_be_protected_too() -> None:
     async for client in client_of(Settings(workers=1, protect_metrics=True), staff_token=TOKEN):
         assert (await client.get("/metrics")).status_code == 401
         assert (await client.get("/metrics", headers=STAFF)).status_code == 200
+        schema = (await client.get("/openapi.json")).json()
+        assert schema["paths"]["/metrics"]["get"]["security"] == [{"staffToken": []}]
 
 
 async def test_repeated_wrong_tokens_from_one_client_are_slowed_down(
@@ -123,6 +125,7 @@ async def test_repeated_wrong_tokens_from_one_client_are_slowed_down(
     assert answers == [401] * 5 + [429]
     throttled = await client.get("/kitchen", headers=STAFF)  # not even compared now
     assert throttled.status_code == 429 and throttled.headers["retry-after"] == "2"
+    assert (await client.get("/kitchen")).status_code == 401  # no token: not a guess
     # a customer from the same address is not slowed down
     assert (await client.get("/menu")).status_code == 200
 

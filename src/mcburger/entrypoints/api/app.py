@@ -55,7 +55,8 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
                                               and restaurant is not None))
     app.state.protect_metrics = chosen.protect_metrics
     app.add_middleware(BodyLimit)
-    _declare_menu_ids(app, restaurant.menu if restaurant is not None else chosen.load_menu())
+    _describe(app, restaurant.menu if restaurant is not None else chosen.load_menu(),
+              chosen.protect_metrics)
     serving = (restaurant.roles if restaurant is not None else roles) & SERVING_ROLES
     routers = (orders.router, status.router, board.router, analytics.router)
     for router in routers if serving else (status.router,):
@@ -85,8 +86,9 @@ def _staff_token(settings: Settings, given: str | None, injected: bool) -> str:
     return token
 
 
-def _declare_menu_ids(app: FastAPI, menu: Menu) -> None:
-    """OpenAPI says what the server accepts: an order line's item is one of the menu's ids."""
+def _describe(app: FastAPI, menu: Menu, protect_metrics: bool) -> None:
+    """OpenAPI says what this server accepts: an order line's item is one of the menu's ids, and
+    ``/metrics`` needs the staff token only when this server protects it."""
     default = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -95,6 +97,12 @@ def _declare_menu_ids(app: FastAPI, menu: Menu) -> None:
             line = schema.get("components", {}).get("schemas", {}).get("OrderLineIn")
             if line is not None:  # absent from a service that takes no orders
                 line["properties"]["item"]["enum"] = [entry.id for entry in menu]
+            metrics = schema["paths"]["/metrics"]["get"]
+            if protect_metrics:
+                metrics["security"] = [{"staffToken": []}]
+            else:
+                for code in ("401", "429"):
+                    metrics["responses"].pop(code, None)
         return app.openapi_schema or {}
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -102,8 +110,14 @@ def _declare_menu_ids(app: FastAPI, menu: Menu) -> None:
 
 async def _http_error(request: Request, error: Exception) -> Response:
     """FastAPI's answer, except that a 405's ``Allow`` lists the methods of every route of the
-    path (Starlette lists only the first route's: ``POST`` alone on ``/orders``)."""
+    path (Starlette lists only the first route's: ``POST`` alone on ``/orders``), and a body
+    that is not UTF-8 is a 422 naming the body, as any other body that is not JSON (FastAPI's
+    answer is a bare 400 "There was an error parsing the body")."""
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400 and isinstance(error.__cause__, UnicodeDecodeError):
+        detail = [{"loc": ["body"], "msg": "the body is not JSON text: it is not UTF-8",
+                   "type": "json_invalid"}]
+        return JSONResponse({"detail": detail}, status_code=422)
     if error.status_code != 405:
         return await http_exception_handler(request, error)
     # Asked of the routes themselves (included routers nest theirs), one method at a time

@@ -75,22 +75,23 @@ class StaffGuard:
 
     def check(self, client: str, presented: str | None) -> None:
         """Return if ``presented`` is the staff token; else raise 401 (or 429 when ``client``
-        has used its wrong tries)."""
+        has used its wrong tries: then a token is not even compared, right or wrong, or the
+        slow-down would not slow guessing). No token at all is always a plain 401."""
+        if presented is None:
+            raise HTTPException(status.HTTP_401_UNAUTHORIZED,
+                                "staff only: send Authorization: Bearer <staff token>",
+                                headers={"WWW-Authenticate": f'Bearer realm="{REALM}"'})
         wait = self.limiter.retry_after(client)
         if wait:
             raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                                 f"too many wrong staff tokens from this client: retry in {wait} s",
                                 headers={"Retry-After": str(wait)})
-        if presented is not None and hmac.compare_digest(presented.encode(), self._token):
+        if hmac.compare_digest(presented.encode(), self._token):
             return
-        if presented is not None:
-            self.limiter.failed(client)
-        error = ', error="invalid_token"' if presented is not None else ""
+        self.limiter.failed(client)
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "staff only: send Authorization: Bearer <staff token>" if presented is None
-            else "wrong staff token",
-            headers={"WWW-Authenticate": f'Bearer realm="{REALM}"{error}'})
+            status.HTTP_401_UNAUTHORIZED, "wrong staff token",
+            headers={"WWW-Authenticate": f'Bearer realm="{REALM}", error="invalid_token"'})
 
 
 def _client(request: Request) -> str:
@@ -105,11 +106,11 @@ async def require_staff(
     guard.check(_client(request), credentials.credentials if credentials else None)
 
 
-async def require_staff_for_metrics(
-        request: Request,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> None:
-    """``/metrics``: open unless the app was made with ``protect_metrics``."""
+async def require_staff_for_metrics(request: Request) -> None:
+    """``/metrics``: open unless the app was made with ``protect_metrics`` (then its OpenAPI
+    declares the bearer scheme there too; see ``app.py``)."""
     if request.app.state.protect_metrics:
+        credentials = await bearer(request)
         await require_staff(request, credentials)
 
 
