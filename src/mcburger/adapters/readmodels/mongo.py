@@ -79,10 +79,13 @@ class MongoReadModelStore(ReadModelStore):
         wanted = sorted(set(keys))
         if not wanted:
             return {}
-        cursor = self._documents(collection).find({"_id": {"$in": wanted}},
-                                                  {"body": 1, "position": 1})
-        return {str(found["_id"]): (_body(found), int(found["position"]))
-                async for found in cursor}
+        # Closed on the way out, cancelled or not: a cursor left open on the server holds one
+        # of FerretDB's SQLite connections for its 10-minute timeout, and enough of them (reads
+        # cut short by a timeout or a stop) left every command of the database waiting for one
+        async with self._documents(collection).find({"_id": {"$in": wanted}},
+                                                    {"body": 1, "position": 1}) as cursor:
+            return {str(found["_id"]): (_body(found), int(found["position"]))
+                    async for found in cursor}
 
     async def find(
         self,
@@ -101,8 +104,8 @@ class MongoReadModelStore(ReadModelStore):
         if limit == 0:
             return []  # to the driver, limit 0 means no limit at all
         cursor = self._documents(collection).find(query, {"body": 1})
-        cursor = cursor.sort([("seq", ASCENDING), ("_id", ASCENDING)]).limit(limit or 0)
-        return [_body(found) async for found in cursor]
+        async with cursor.sort([("seq", ASCENDING), ("_id", ASCENDING)]).limit(limit or 0):
+            return [_body(found) async for found in cursor]  # closed as above
 
     async def checkpoint(self, consumer: str) -> int:
         found = await self._db[_CHECKPOINTS].find_one({"_id": consumer})
