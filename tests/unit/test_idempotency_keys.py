@@ -9,16 +9,12 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from mcburger.adapters.clock import VirtualClock
-from mcburger.adapters.eventstore.memory import InMemoryEventStore
-from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
-from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.domain.errors import IdempotencyKeyReused
 from mcburger.domain.events import OrderPlaced
 from mcburger.domain.ordering import KEY_LIFETIME, Ordering, OrderStatus
-from mcburger.entrypoints.api.app import create_app
 from tests.unit.builders import T0, fixed_menu, lines
+from tests.unit.served import client_of
 
 
 def ordering() -> Ordering:
@@ -100,17 +96,9 @@ def test_an_order_placed_before_keys_existed_reads_back_without_one() -> None:
 
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
-    restaurant = await bootstrap(Settings(workers=1, seed=1), clock=VirtualClock(),
-                                 events=InMemoryEventStore(), read_models=InMemoryReadModelStore())
-    app = create_app(restaurant=restaurant, staff_token="a-staff-token-for-this-test")
-    app.state.restaurant = restaurant
-    await restaurant.start()
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://restaurant") as each:
-            yield each
-    finally:
-        await restaurant.stop()
+    async for each in client_of(Settings(workers=1, seed=1),
+                                staff_token="a-staff-token-for-this-test"):
+        yield each
 
 
 ORDER = {"items": [{"item": "hamburger", "quantity": 1}]}

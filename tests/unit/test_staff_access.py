@@ -12,14 +12,12 @@ import httpx
 import pytest
 
 from mcburger.adapters.clock import VirtualClock
-from mcburger.adapters.eventstore.memory import InMemoryEventStore
-from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.adapters.staff_token import StaffTokenUnreadable, load_or_create
-from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.entrypoints.api.app import create_app
 from mcburger.entrypoints.api.staff import FailureLimiter
 from tests.e2e.helpers import wait_until
+from tests.unit.served import client_of
 
 TOKEN = "the-staff-token-of-this-test"
 STAFF = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,21 +25,6 @@ STAFF_ONLY = [("GET", "/orders"), ("GET", "/kitchen"), ("GET", "/stock"),
               ("GET", "/analytics/summary"), ("GET", "/analytics/items"),
               ("GET", "/analytics/estimates"), ("GET", "/analytics/timeline"),
               ("POST", "/orders/1/collect")]
-
-
-async def client_of(settings: Settings, clock: VirtualClock | None = None,
-                    **app_options: object) -> AsyncIterator[httpx.AsyncClient]:
-    restaurant = await bootstrap(settings, clock=clock or VirtualClock(),
-                                 events=InMemoryEventStore(), read_models=InMemoryReadModelStore())
-    app = create_app(restaurant=restaurant, **app_options)  # type: ignore[arg-type]
-    app.state.restaurant = restaurant
-    await restaurant.start()
-    try:
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://restaurant") as client:
-            yield client
-    finally:
-        await restaurant.stop()
 
 
 @pytest.fixture
