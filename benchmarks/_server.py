@@ -7,6 +7,7 @@ then SIGKILL after a bound) by the process id we started, never by name.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import os
@@ -98,6 +99,19 @@ class Server:
                                    stdin=subprocess.DEVNULL)
         log.close()  # the child keeps its own descriptor
         return cls(process, f"http://{HOST}:{port}", launched, log_path, data_dir)
+
+    @classmethod
+    def start_caught_up(cls, work: Path, timeout: float, *options: str) -> Server:
+        """``start`` in ``work`` (data/ and server.log), then wait until every consumer's lag
+        is 0; stopped again if that does not come within ``timeout`` seconds."""
+        server = cls.start(work / "data", work / "server.log", *options)
+        try:
+            with server.client() as client:
+                server.wait_for(client, lag_is_zero(), timeout)
+        except BaseException:
+            server.stop()
+            raise
+        return server
 
     def client(self, timeout: float = 60.0) -> httpx.Client:
         """A client of this server, as staff: with the token the server made in its data
@@ -335,3 +349,25 @@ def machine_busy_seconds() -> float:
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
     return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def add_run_options(parser: argparse.ArgumentParser, name: str, out: Path) -> None:
+    """--out, --keep, --commit and --replot, as every benchmark that keeps runs takes them."""
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the runs' directories (data and logs) and say where")
+    parser.add_argument("--commit", help="measure this commit's src/ (a clean export) instead "
+                        "of the working tree")
+    parser.add_argument("--replot", action="store_true",
+                        help=f"only redraw {name}.png from the {name}.json in --out")
+
+
+def replotted(args: argparse.Namespace, name: str,
+              plot: Callable[[dict[str, Any], Path], None], cache: Path) -> bool:
+    """Act on --replot (True: done, nothing else to do) and --commit (see ``use_commit``)."""
+    if args.replot:
+        plot(json.loads((args.out / f"{name}.json").read_text()), args.out / f"{name}.png")
+        return True
+    if args.commit:
+        use_commit(args.commit, cache)
+    return False

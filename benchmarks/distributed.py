@@ -89,18 +89,18 @@ from _server import (
     ROOT,
     LoadProcess,
     Server,
+    add_run_options,
     alive,
     bars,
     command_line,
     free_port_block,
-    lag_is_zero,
     machine,
     machine_busy_seconds,
     print_machine,
     read_stat,
+    replotted,
     spread,
     tree_cpu,
-    use_commit,
     write_json,
 )
 
@@ -224,14 +224,8 @@ class Embedded:
     """A fresh `mcburger run`: every role in one process, SQLite in its data directory."""
 
     def __init__(self, work: Path, options: Sequence[str]) -> None:
-        self.server = Server.start(work / "data", work / "server.log", *options)
+        self.server = Server.start_caught_up(work, START_TIMEOUT, *options)
         self.api = self.board = self.server.url
-        try:
-            with self.server.client() as client:
-                self.server.wait_for(client, lag_is_zero(), START_TIMEOUT)
-        except BaseException:
-            self.stop()
-            raise
 
     def processes(self) -> dict[str, int]:
         return {"mcburger run": self.server.process.pid}
@@ -776,21 +770,12 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=300.0,
                         help="seconds from the first POST until every order is READY")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the runs' directories (data and logs) and say where")
-    parser.add_argument("--commit", help="measure this commit's src/ (a clean export) instead "
-                        "of the working tree")
-    parser.add_argument("--replot", action="store_true",
-                        help="only redraw distributed.png from the distributed.json in --out")
+    add_run_options(parser, "distributed", OUT)
     parser.add_argument("--mongo-commands", action="store_true",
                         help="count each service's MongoDB commands and documents (costs CPU)")
     args = parser.parse_args()
-    if args.replot:
-        plot(json.loads((args.out / "distributed.json").read_text()), args.out / "distributed.png")
+    if replotted(args, "distributed", plot, CACHE):
         return
-    if args.commit:
-        use_commit(args.commit, CACHE)
     info = machine()
     print_machine(info)
     bound = kitchen_bound(args)

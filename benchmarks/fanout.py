@@ -88,7 +88,6 @@ from _server import (
     command_line,
     errorbar,
     free_port,
-    lag_is_zero,
     machine,
     print_machine,
     spread,
@@ -127,15 +126,9 @@ class Ours:
     """A fresh `mcburger run` with a quiet kitchen; an order is a POST /orders."""
 
     def __init__(self, work: Path) -> None:
-        self.server = Server.start(work / "data", work / "server.log", *QUIET_KITCHEN)
+        self.server = Server.start_caught_up(work, START_TIMEOUT, *QUIET_KITCHEN)
         self.url, self.pid = self.server.url, self.server.process.pid
         self.log_path = self.server.log_path
-        try:
-            with self.server.client() as client:
-                self.server.wait_for(client, lag_is_zero(), START_TIMEOUT)
-        except BaseException:
-            self.stop()
-            raise
 
     def publish(self, client: httpx.Client, _index: int) -> tuple[int, float]:
         started = time.time()

@@ -84,15 +84,16 @@ from _server import (
     ROOT,
     LoadProcess,
     Server,
+    add_run_options,
     command_line,
     errorbar,
     lag_is_zero,
     machine,
     machine_busy_seconds,
     print_machine,
+    replotted,
     spread,
     tree_cpu,
-    use_commit,
     write_json,
 )
 
@@ -746,19 +747,10 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true",
                         help="one more POST phase in the first run under py-spy (not counted)")
     parser.add_argument("--profile-connections", type=int, default=8)
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the runs' directories (data and logs) and say where")
-    parser.add_argument("--commit", help="measure this commit's src/ (a clean export) instead "
-                        "of the working tree")
-    parser.add_argument("--replot", action="store_true",
-                        help="only redraw intake.png from the intake.json in --out")
+    add_run_options(parser, "intake", OUT)
     args = parser.parse_args()
-    if args.replot:
-        plot(json.loads((args.out / "intake.json").read_text()), args.out / "intake.png")
+    if replotted(args, "intake", plot, CACHE):
         return
-    if args.commit:
-        use_commit(args.commit, CACHE)
     args.out.mkdir(parents=True, exist_ok=True)
     info = machine()
     print_machine(info)
