@@ -226,6 +226,19 @@ class ReadModelStoreContract:
         assert keys(await store.find("orders")) == ["a", "b"]  # a's seq stayed 1
         assert await store.checkpoint("q") == 6
 
+    async def test_one_commit_replaces_hundreds_of_stored_documents(
+        self, store: ReadModelStore
+    ) -> None:
+        # An analytics batch rewrites a timeline bucket per kitchen minute: hundreds of
+        # documents already stored. FerretDB v1 once deadlocked on such a command (see
+        # MongoReadModelStore._apply); the bound turns that hang into a failure.
+        many = 250
+        await store.commit("p", 1, [put(f"k{i:03}", i, 1, round=1) for i in range(many)])
+        async with asyncio.timeout(60):
+            await store.commit("p", 2, [put(f"k{i:03}", i, 2, round=2) for i in range(many)])
+        assert [doc["round"] for doc in await store.find("orders")] == [2] * many
+        assert await store.checkpoint("p") == 2
+
     # --- waiting -----------------------------------------------------------------------------
 
     async def test_wait_for_checkpoint_wakes_on_commit(self, store: ReadModelStore) -> None:

@@ -21,7 +21,8 @@ async def database(mongo: str) -> AsyncIterator[str]:
     yield name
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo)
     try:
-        await client.drop_database(name)
+        async with asyncio.timeout(30):  # a database a failed test left deadlocked never answers
+            await client.drop_database(name)
     finally:
         await client.close()
 

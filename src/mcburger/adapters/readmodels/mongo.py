@@ -153,10 +153,17 @@ class MongoReadModelStore(ReadModelStore):
         """
         documents = await self._indexed_documents(collection)
 
+        # "multi": the filter names one _id, so it matches one document at most and multi
+        # changes nothing on MongoDB; on FerretDB v1 it decides whether a statement's query is
+        # read to its end (and its SQLite connection given back) or, as a single-document
+        # update, stopped at the first match and held until the whole command ends. A command
+        # replacing 100 stored documents then holds all 100 connections of the database's pool
+        # and waits for a 101st forever, and with it every command of that database (the
+        # distributed benchmark hung so; tests/contract's large-batch test hangs without it).
         def updates(upsert: bool, chosen: Sequence[tuple[Put, JSON]]) -> list[Document]:
             return [{"q": {"_id": put.key, "position": {"$lt": put.position}},
                      "u": {"$set": {"seq": put.seq, "position": put.position, "body": body}},
-                     "upsert": upsert} for put, body in chosen]
+                     "upsert": upsert, "multi": True} for put, body in chosen]
 
         # Upserts, until each one has run: a server may stop an "unordered" command at its
         # first error (FerretDB v1 does), so what came after the last error runs again
