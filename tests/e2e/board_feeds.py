@@ -63,13 +63,20 @@ async def _websocket(base_ws_url: str, feed: BoardFeed) -> None:
             feed.changes.append(json.loads(message))
 
 
-async def _sse(base_url: str, feed: BoardFeed) -> None:
+async def _sse(base_url: str, feed: BoardFeed,
+               transport: httpx.AsyncBaseTransport | None = None) -> None:
     # No read timeout: an idle board legitimately sends nothing for a while.
     timeout = httpx.Timeout(10.0, read=None)
-    async with (httpx.AsyncClient(headers=STAFF, base_url=base_url, timeout=timeout) as client,
+    async with (httpx.AsyncClient(headers=STAFF, base_url=base_url, timeout=timeout,
+                                  transport=transport) as client,
                 aconnect_sse(client, "GET", "/board/events") as source):
         source.response.raise_for_status()
         async for event in source.aiter_sse():
+            if not event.data:
+                # The server's keep-alive comment (": ping") on a quiet board. The SSE spec
+                # dispatches nothing for an empty data buffer, but httpx-sse yields an event
+                # once an id has been seen (it keeps the last id, as the spec says to).
+                continue
             if event.event == "snapshot":
                 feed.snapshots.append(event.json())
                 feed.connected.set()

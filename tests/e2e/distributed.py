@@ -23,9 +23,9 @@ from mcburger.bootstrap import ROLES
 from mcburger.domain.events import Event
 from tests.contract.postgres_server import fresh_database, url_of
 from tests.e2e.helpers import events_in
-from tests.e2e.processes import Launcher, Server, free_port
+from tests.e2e.processes import Launcher, Server
 from tests.support.kafka_server import KafkaBroker
-from tests.support.servers import STAFF, STAFF_TOKEN
+from tests.support.servers import STAFF, STAFF_TOKEN, free_port
 
 # Started in this order: the api last, so that its health says the rest is up too.
 START_ORDER = ("relay", "ordering", "kitchen", "board", "analytics", "api")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from typing import IO
 
 import httpx
 
-from tests.support.servers import STAFF, STAFF_TOKEN
+from tests.support.servers import STAFF, STAFF_TOKEN, free_port
 
 # Generous for a loaded 2-core CI machine; every wait below is a multiple of these.
 STARTUP_TIMEOUT = 30.0
@@ -89,12 +88,6 @@ class Server:
 _POLLED_OK = re.compile(r'"GET [^"]*" 200 OK$')
 # uvicorn re-raises SIGTERM after a graceful shutdown, so that is a clean exit too.
 CLEAN_EXIT = {0, -signal.SIGTERM}
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 class Launcher:
     """Starts servers under ``root`` and stops every one it started."""

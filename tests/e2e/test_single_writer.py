@@ -11,7 +11,8 @@ import sys
 import httpx
 import pytest
 
-from tests.e2e.processes import Launcher, Server, free_port
+from tests.e2e.processes import Launcher, Server
+from tests.support.servers import free_port
 
 pytestmark = pytest.mark.e2e
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from mcburger.application.simulation import Simulation
+from mcburger.application.simulator.simulation import Simulation
 from mcburger.domain.events import (
     Event,
     PreparationStarted,

@@ -17,7 +17,7 @@ from mcburger.application import analytics
 from mcburger.application.analytics import Analytics, KitchenClock, percentile
 from mcburger.application.ports import JSON, EventStore, ReadModelStore, RecordedEvent
 from mcburger.application.queries import Queries
-from mcburger.application.simulation import Simulation
+from mcburger.application.simulator.simulation import Simulation
 from mcburger.application.subscription import Subscription
 from mcburger.domain.events import (
     Event,

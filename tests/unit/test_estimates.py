@@ -17,7 +17,7 @@ from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.application.analytics import ESTIMATES, ITEM_STATS, Analytics
 from mcburger.application.policies import kitchen_reacts
 from mcburger.application.ports import RecordedEvent
-from mcburger.application.simulation import Simulation
+from mcburger.application.simulator.simulation import Simulation
 from mcburger.domain.estimates import ItemTimes, estimate_ready_times
 from mcburger.domain.events import (
     Event,
@@ -297,7 +297,7 @@ def test_the_forecast_kept_between_events_equals_one_simulated_afresh(
     """Asked after every event, as analytics asks: the kept forecast (extended by new
     requests, simulated again only when something else moved) gives every waiting order
     the time a whole new simulation gives."""
-    from mcburger.application.analytics_mirror import RestaurantMirror
+    from mcburger.application.analytics.mirror import RestaurantMirror
 
     menu = default_menu()
     rng = random.Random(seed)
@@ -324,7 +324,7 @@ def test_the_forecast_kept_between_events_equals_one_simulated_afresh(
 def test_a_growing_queue_is_not_simulated_again_for_each_new_order() -> None:
     """A lunch rush (orders far faster than the kitchen): a new order extends the forecast;
     the whole kitchen is simulated again only when the kitchen itself moved."""
-    from mcburger.application.analytics_mirror import RestaurantMirror
+    from mcburger.application.analytics.mirror import RestaurantMirror
 
     menu = default_menu()
     sim = Simulation(menu, KitchenSetup(workers=3), seed=1)

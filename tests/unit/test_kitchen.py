@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 
 from mcburger.application.policies import kitchen_reacts
-from mcburger.application.simulation import Simulation
+from mcburger.application.simulator.simulation import Simulation
 from mcburger.domain.events import (
     Event,
     KitchenConfigured,

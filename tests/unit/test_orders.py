@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from mcburger.application.simulation import Simulation
+from mcburger.application.simulator.simulation import Simulation
 from mcburger.domain.errors import InvalidOrder, OrderNotReady, UnknownOrder
 from mcburger.domain.events import (
     KitchenUnitsRequested,

@@ -12,21 +12,21 @@ import pytest
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.application.analytics import ESTIMATES, Analytics
-from mcburger.application.simulation import SIMULATION_START
 from mcburger.application.simulator import (
     DayResult,
     compare,
     comparison_setups,
     simulate_day,
 )
-from mcburger.application.simulator_bounds import wait_bounds
-from mcburger.application.simulator_figures import day_figures, rolling_mae, time_averages
-from mcburger.application.simulator_mix import (
+from mcburger.application.simulator.bounds import wait_bounds
+from mcburger.application.simulator.figures import day_figures, rolling_mae, time_averages
+from mcburger.application.simulator.mix import (
     Arrival,
     InvalidMix,
     MenuMix,
     poisson_arrivals,
 )
+from mcburger.application.simulator.simulation import SIMULATION_START
 from mcburger.domain.events import OrderLine, OrderPlaced
 from mcburger.domain.kitchen import KitchenSetup
 from mcburger.domain.menu import Menu

@@ -14,10 +14,10 @@ from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.application.kitchen_service import KitchenService
 from mcburger.application.ports import EventStore
 from mcburger.application.runner import AggregateRunner
-from mcburger.application.simulation import SIMULATION_START
 from mcburger.application.simulator import simulate_day
-from mcburger.application.simulator_history import PICKUP_SECONDS, Chunk, RecordedDay
-from mcburger.application.simulator_mix import Arrival, MenuMix, poisson_arrivals
+from mcburger.application.simulator.history import PICKUP_SECONDS, Chunk, RecordedDay
+from mcburger.application.simulator.mix import Arrival, MenuMix, poisson_arrivals
+from mcburger.application.simulator.simulation import SIMULATION_START
 from mcburger.domain.events import (
     KITCHEN,
     ORDERING,

@@ -10,7 +10,7 @@ from typing import Any
 
 from hypothesis import given, settings
 
-from mcburger.application.simulation import Simulation
+from mcburger.application.simulator.simulation import Simulation
 from mcburger.domain.aggregate import Aggregate
 from mcburger.domain.events import Event, KitchenEvent, OrderEvent
 from mcburger.domain.kitchen import Kitchen

@@ -8,7 +8,7 @@ import random
 from datetime import timedelta
 
 from mcburger.adapters.clock import VirtualClock
-from mcburger.application.simulation import Simulation
+from mcburger.application.simulator.simulation import Simulation
 from mcburger.domain.events import Event, OrderReady, PreparationStarted, UnitPrepared
 from mcburger.domain.kitchen import Kitchen, KitchenSetup
 from mcburger.domain.menu import Menu

@@ -111,6 +111,7 @@ class JsonEventCodec(EventCodec):
 
     def decode(self, delivery: Delivery) -> Envelope:
         position = _int_or_none(delivery.header("position"))
+        previous = _int_or_none(delivery.header("previous"))
         try:
             body = json.loads(delivery.value)
             event_body = dict(body["event"])
@@ -120,7 +121,8 @@ class JsonEventCodec(EventCodec):
                                    int(body["version"]), event)
             return Envelope(record, int(body["previous"]))
         except (ValueError, TypeError, KeyError, UnknownEventType) as error:
-            raise UndecodableMessage(f"{type(error).__name__}: {error}", position) from error
+            raise UndecodableMessage(f"{type(error).__name__}: {error}", position,
+                                     previous) from error
 
 
 def _int_or_none(text: str | None) -> int | None:

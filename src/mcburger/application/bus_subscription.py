@@ -122,11 +122,10 @@ class BusSubscription:
             envelope = self._codec.decode(delivery)
         except UndecodableMessage as error:
             await self._dead_letters.send(delivery, self.name, f"undecodable: {error}")
-            previous = _int_or_none(delivery.header("previous"))
-            if error.position is None or previous is None or not self._in_log_order:
+            if error.position is None or error.previous is None or not self._in_log_order:
                 return _Pending(delivery, None, 0, 0, done=True)
             # Keep its place in the order: it is stepped over when its turn comes.
-            return _Pending(delivery, None, previous, error.position)
+            return _Pending(delivery, None, error.previous, error.position)
         return _Pending(delivery, envelope.record, envelope.previous, envelope.record.position)
 
     def _ready(self) -> list[_Pending]:
@@ -217,10 +216,3 @@ class BusSubscription:
 
     async def lag(self) -> int:
         return await self.consumer.lag()
-
-
-def _int_or_none(text: str | None) -> int | None:
-    try:
-        return None if text is None else int(text)
-    except ValueError:
-        return None

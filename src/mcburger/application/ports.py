@@ -348,12 +348,14 @@ class Envelope:
 
 
 class UndecodableMessage(Exception):
-    """A message that is not a readable event. ``position`` is its log position when at least
-    that could be read (so an ordered consumer can step over it), else None."""
+    """A message that is not a readable event. ``position`` is its log position and
+    ``previous`` the position before it on its topic, each when at least that could be read (so
+    an ordered consumer can step over it), else None."""
 
-    def __init__(self, message: str, position: int | None) -> None:
+    def __init__(self, message: str, position: int | None, previous: int | None = None) -> None:
         super().__init__(message)
         self.position = position
+        self.previous = previous
 
 
 class EventCodec(abc.ABC):

@@ -30,14 +30,16 @@ from rich.progress import (
 )
 from rich.table import Table
 
+import mcburger.application.simulator.bounds as simulator_bounds
+import mcburger.application.simulator.estimates as simulator_estimates
+import mcburger.application.simulator.figures as simulator_figures
 from mcburger.adapters.datadir import DataDirectoryInUse
-from mcburger.application import simulator_bounds, simulator_estimates, simulator_figures
 from mcburger.application.simulator import (
     DayResult,
     comparison_setups,
     simulate_day,
 )
-from mcburger.application.simulator_mix import (
+from mcburger.application.simulator.mix import (
     DEFAULT_UTILISATION,
     DEFAULT_WORKERS,
     Arrival,

@@ -8,7 +8,7 @@ DATA_DIR`` opens a restaurant with that history (for demos and the history bench
    ends a minute before now (a day that ended months ago would make the analytics of the
    restaurant that resumes it look idle). The simulation is deterministic and does not depend
    on when it starts, so the second run is the same day.
-3. Run it again and write its decisions (``simulator_history``) into ``events.db``, one
+3. Run it again and write its decisions (``simulator.history``) into ``events.db``, one
    transaction per chunk of decisions (``SQLiteEventStore.append_in_one_transaction``), each
    append exactly as the live service's; then the newest snapshot of each stream.
 4. Build ``readmodels.db`` by handing the log to the live read-model consumers (the views and
@@ -31,9 +31,9 @@ from mcburger.adapters.eventstore.sqlite import Append, SQLiteEventStore
 from mcburger.adapters.readmodels.sqlite import SQLiteReadModelStore
 from mcburger.application import kitchen_service, ordering_service
 from mcburger.application.ports import EventStore
-from mcburger.application.simulation import SIMULATION_START
-from mcburger.application.simulator_history import Chunk, RecordedDay
-from mcburger.application.simulator_mix import Arrival
+from mcburger.application.simulator.history import Chunk, RecordedDay
+from mcburger.application.simulator.mix import Arrival
+from mcburger.application.simulator.simulation import SIMULATION_START
 from mcburger.bootstrap import Restaurant, bootstrap
 from mcburger.config import Settings
 from mcburger.domain.events import category_of

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from mcburger.application.analytics_mirror import RestaurantMirror
+from mcburger.application.analytics.mirror import RestaurantMirror
 from mcburger.domain.events import Event
 from mcburger.domain.menu import Menu
 from mcburger.domain.ordering import OrderStatus

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import math
 
-from mcburger.application.analytics_measurements import Measurements
-from mcburger.application.analytics_samples import rounded
-from mcburger.application.analytics_timeline import BUCKET_SECONDS, Bucket
+from mcburger.application.analytics.measurements import Measurements
+from mcburger.application.analytics.samples import rounded
+from mcburger.application.analytics.timeline import BUCKET_SECONDS, Bucket
 from mcburger.application.ports import JSON
 
 

@@ -1,7 +1,7 @@
 """The kitchen measured from the events, in log order: memory, kept in snapshots.
 
 Times are the events' ``occurred_at`` (wall clock), turned into kitchen seconds by a
-``KitchenClock``. ``analytics_documents`` shapes what of it is stored. Only what is live is
+``KitchenClock``. ``analytics.documents`` shapes what of it is stored. Only what is live is
 held per order (placed, not collected yet); samples are t-digests; timeline buckets that can no
 longer change are forgotten (their documents are stored): memory does not grow with history.
 """
@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mcburger.application.analytics_clock import ClockSetup, KitchenClock
-from mcburger.application.analytics_items import PreparationStats
-from mcburger.application.analytics_samples import Durations
-from mcburger.application.analytics_timeline import BUCKET_SECONDS, Buckets, bucket_at
+from mcburger.application.analytics.clock import ClockSetup, KitchenClock
+from mcburger.application.analytics.items import PreparationStats
+from mcburger.application.analytics.samples import Durations
+from mcburger.application.analytics.timeline import BUCKET_SECONDS, Buckets, bucket_at
 from mcburger.domain.events import (
     Event,
     KitchenConfigured,

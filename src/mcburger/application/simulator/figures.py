@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from mcburger.application.analytics import samples
 from mcburger.application.ports import JSON
 from mcburger.application.simulator import DayResult, OrderRecord
 
@@ -28,14 +29,9 @@ BELOW_NAIVE_TARGET = 0.40
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
-    """Linear interpolation between the closest ranks (numpy's default), as analytics does."""
-    ordered = sorted(values)
-    if not ordered:
-        return math.nan
-    rank = fraction * (len(ordered) - 1)
-    low = math.floor(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
+    """Analytics' percentile of unsorted ``values``; NaN (a figure, not None) when empty."""
+    found = samples.percentile(sorted(values), fraction)
+    return math.nan if found is None else found
 
 
 def _mean(values: Sequence[float]) -> float:

@@ -35,8 +35,8 @@ from mcburger.application import kitchen_service, ordering_service
 from mcburger.application.policies import kitchen_reacts, ordering_reacts
 from mcburger.application.ports import RecordedEvent, Snapshot, Tracking
 from mcburger.application.runner import SNAPSHOT_EVERY
-from mcburger.application.simulation import Simulation
-from mcburger.application.simulator_mix import Arrival
+from mcburger.application.simulator.mix import Arrival
+from mcburger.application.simulator.simulation import Simulation
 from mcburger.domain.aggregate import Aggregate
 from mcburger.domain.events import KITCHEN, ORDERING, Event, OrderReady, stream_name
 from mcburger.domain.kitchen import KitchenSetup

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import defaultdict, deque
 
-from mcburger.application.analytics_samples import Samples
+from mcburger.application.analytics.samples import Samples
 from mcburger.application.ports import JSON
 from mcburger.domain.menu import MenuItem
 

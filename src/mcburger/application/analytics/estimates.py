@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from mcburger.application.analytics_measurements import Measurements
-from mcburger.application.analytics_mirror import RestaurantMirror
-from mcburger.application.analytics_samples import rounded
+from mcburger.application.analytics.measurements import Measurements
+from mcburger.application.analytics.mirror import RestaurantMirror
+from mcburger.application.analytics.samples import rounded
 from mcburger.application.ports import JSON
 from mcburger.domain.estimates import ItemTimes
 from mcburger.domain.events import (

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from mcburger.application.analytics_samples import rounded
+from mcburger.application.analytics.samples import rounded
 from mcburger.application.ports import JSON
 
 BUCKET_SECONDS = 60  # kitchen seconds per stored timeline bucket; queries merge them

@@ -15,7 +15,7 @@ Durations are in *kitchen seconds* (wall seconds x the speed factor in force, se
 
 Each batch puts only the documents that changed (a summary, a few buckets, the items
 prepared, the estimates that moved), with the batch's last position. The measuring lives in
-the ``analytics_*`` modules; this one composes them and writes.
+the modules of this package; this one composes them and writes.
 
 Its memory is kept in a snapshot document (``analytics_snapshot``), put in the same commit as
 the checkpoint every ``SNAPSHOT_EVERY`` events or more (as many as it holds values: digest
@@ -30,17 +30,17 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from mcburger.application.analytics_clock import KitchenClock
-from mcburger.application.analytics_documents import (
+from mcburger.application.analytics.clock import KitchenClock
+from mcburger.application.analytics.documents import (
     bucket_document,
     empty_summary,
     summary_document,
 )
-from mcburger.application.analytics_estimates import OrderEstimates
-from mcburger.application.analytics_items import empty_item_stats
-from mcburger.application.analytics_measurements import Measurements
-from mcburger.application.analytics_samples import percentile
-from mcburger.application.analytics_timeline import BUCKET_SECONDS, timeline
+from mcburger.application.analytics.estimates import OrderEstimates
+from mcburger.application.analytics.items import empty_item_stats
+from mcburger.application.analytics.measurements import Measurements
+from mcburger.application.analytics.samples import percentile
+from mcburger.application.analytics.timeline import BUCKET_SECONDS, timeline
 from mcburger.application.ports import JSON, EventStore, ReadModelStore, RecordedEvent
 from mcburger.application.projection import DocumentBatch
 from mcburger.domain.aggregate import SnapshotUnreadable

@@ -3,10 +3,10 @@
 ``simulate_day`` places each arrival on a ``Simulation`` (the real Ordering and Kitchen
 aggregates and policies, time jumping from one preparation to the next, no sleeping), takes
 the live estimator's estimate and the naive baseline right after each placement (see
-``simulator_estimates``), runs the kitchen until it is quiet, then measures the day from the
+``simulator.estimates``), runs the kitchen until it is quiet, then measures the day from the
 log. ``compare`` runs the same arrivals under several kitchen set-ups.
 
-Times are kitchen seconds (the simulation runs at speed 1). Figures are in ``simulator_figures``.
+Times are kitchen seconds (the simulation runs at speed 1). Figures are in ``simulator.figures``.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from mcburger.application.simulation import SIMULATION_START, Simulation
-from mcburger.application.simulator_bounds import WaitBound, wait_bounds
-from mcburger.application.simulator_estimates import PlacementEstimate, PlacementObserver
-from mcburger.application.simulator_mix import Arrival
+from mcburger.application.simulator.bounds import WaitBound, wait_bounds
+from mcburger.application.simulator.estimates import PlacementEstimate, PlacementObserver
+from mcburger.application.simulator.mix import Arrival
+from mcburger.application.simulator.simulation import SIMULATION_START, Simulation
 from mcburger.domain.events import (
     Event,
     OrderLine,
