@@ -34,15 +34,17 @@ STARTUP_TIMEOUT = 15.0
 
 
 @contextlib.contextmanager
-def mongo_server() -> Iterator[str]:
-    """Yield a MongoDB URL; skip the calling test when no server can be had."""
-    if url := os.environ.get(URL_VARIABLE):
+def mongo_server(postgresql_url: str | None = None) -> Iterator[str]:
+    """Yield a MongoDB URL; skip the calling test when no server can be had. With
+    ``postgresql_url`` (a database of its own), a FerretDB that stores there, as scripts/dev-up
+    runs it, even when ``MCBURGER_TEST_MONGO_URL`` names a server."""
+    if postgresql_url is None and (url := os.environ.get(URL_VARIABLE)):
         yield url
         return
     binary = Path(os.environ.get(BINARY_VARIABLE) or DEFAULT_BINARY)
     if not os.access(binary, os.X_OK):
         pytest.skip(f"{binary} not found; {HOW_TO_GET_ONE}")
-    with _throwaway_ferretdb(binary) as url:
+    with _throwaway_ferretdb(binary, postgresql_url) as url:
         yield url
 
 
@@ -52,14 +54,14 @@ def fresh_database() -> str:
 
 
 @contextlib.contextmanager
-def _throwaway_ferretdb(binary: Path) -> Iterator[str]:
+def _throwaway_ferretdb(binary: Path, postgresql_url: str | None) -> Iterator[str]:
     root = Path(tempfile.mkdtemp(prefix="mcburger-ferretdb-"))
     port = free_port()
     log = root / "server.log"
     command = [
         str(binary),
-        "--handler=sqlite",
-        f"--sqlite-url=file:{root}/",
+        *(["--handler=sqlite", f"--sqlite-url=file:{root}/"] if postgresql_url is None
+          else ["--handler=postgresql", f"--postgresql-url={postgresql_url}"]),
         f"--listen-addr=127.0.0.1:{port}",
         "--telemetry=disable",
         "--log-level=error",

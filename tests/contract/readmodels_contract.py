@@ -226,6 +226,14 @@ class ReadModelStoreContract:
         assert keys(await store.find("orders")) == ["a", "b"]  # a's seq stayed 1
         assert await store.checkpoint("q") == 6
 
+    async def test_arrays_inside_arrays_round_trip(self, store: ReadModelStore) -> None:
+        # The analytics snapshot holds some: [[time, busy, speed, workers]], digests' centroids
+        document = {"clock": [["2026-12-01T03:30:15+00:00", 0.0, 1e4, 3]], "empty": [[], [[]]],
+                    "objects": [{"pairs": [[1, 2], [3, 4]]}], "array": {"~arrayish": [1]}}
+        await store.commit("p", 1, [Put("snapshots", "s", 1, 1, document)])
+        assert await store.get("snapshots", "s") == document
+        assert await store.find("snapshots") == [document]
+
     async def test_one_commit_replaces_hundreds_of_stored_documents(
         self, store: ReadModelStore
     ) -> None:

@@ -100,3 +100,11 @@ class TestMongoReadModelStore(ReadModelStoreContract):
             await store.commit("p", 1, [put("a", 1, 1), put("b", 2, 1, big=2**64)])
         assert await store.get("orders", "a") is None
         assert await store.checkpoint("p") == 0
+
+
+class TestMongoReadModelStoreOnFerretDBOverPostgreSQL(TestMongoReadModelStore):
+    """The same contract on FerretDB storing in PostgreSQL, as scripts/dev-up runs it."""
+
+    @pytest.fixture
+    def mongo(self, mongo_on_postgres: str) -> str:
+        return mongo_on_postgres

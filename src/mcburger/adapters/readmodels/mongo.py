@@ -226,10 +226,11 @@ def _condition(field: str, value: Scalar) -> Document:
 
 
 def _to_json(document: JSON) -> JSON:
-    """A deep copy holding only JSON values, also checked to fit in BSON (64-bit integers)."""
+    """A copy to store: only JSON values, each array inside an array held as ``{_NESTED: [...]}``,
+    checked to fit in BSON (64-bit integers)."""
     if not isinstance(document, dict):
         raise TypeError(f"a read-model document must be a JSON object, got {type(document)}")
-    body: JSON = json.loads(json.dumps(document, allow_nan=False))
+    body: JSON = _stored(json.loads(json.dumps(document, allow_nan=False)))
     try:
         bson.encode(body)
     except OverflowError as error:
@@ -238,5 +239,35 @@ def _to_json(document: JSON) -> JSON:
 
 
 def _body(found: Document) -> JSON:
-    body: JSON = found["body"]
+    body: JSON = _loaded(found["body"])
     return body
+
+
+# FerretDB v1 refuses an array inside an array ("nested arrays are not supported"), which JSON
+# and MongoDB allow and the analytics snapshot holds (so, before this, a distributed analytics
+# failed each time it put its snapshot, and started over from the log). Each such inner array is
+# stored as {_NESTED: [...]} and read back as the array. A document a MongoDB stored before this
+# holds plain nested arrays, and reads back as it is. Queries match top-level scalar fields
+# only, which this never changes.
+_NESTED = "~array"
+
+
+def _stored(value: Any, in_array: bool = False) -> Any:
+    if isinstance(value, dict):
+        if _NESTED in value:  # would read back as an array: refuse rather than corrupt
+            raise ValueError(f"a read-model document may not use the key {_NESTED!r}")
+        return {key: _stored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        items = [_stored(item, in_array=True) for item in value]
+        return {_NESTED: items} if in_array else items
+    return value
+
+
+def _loaded(value: Any) -> Any:
+    if isinstance(value, dict):
+        if len(value) == 1 and isinstance(value.get(_NESTED), list):
+            return [_loaded(item) for item in value[_NESTED]]
+        return {key: _loaded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_loaded(item) for item in value]
+    return value
