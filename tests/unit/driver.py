@@ -10,10 +10,10 @@ from typing import Any
 from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
+from mcburger.application.flow import FLOW, wired
 from mcburger.application.subscription import SharedSubscription, Subscription
-from mcburger.bootstrap import Restaurant, bootstrap
+from mcburger.bootstrap import EMBEDDED_ROLES, Restaurant, bootstrap
 from mcburger.config import Settings
-from mcburger.domain.events import KITCHEN, ORDERING
 
 FIXED_MENU = """
 [[items]]
@@ -28,21 +28,23 @@ prep_seconds = 150
 
 
 class Driver:
+    """Polls the rows of the event flow (``FLOW``) that run embedded, as the composition root
+    starts them: each policy on a subscription of its own, the projections on one shared read
+    of the log."""
+
     def __init__(self, restaurant: Restaurant, clock: VirtualClock) -> None:
         self.restaurant = restaurant
         self.clock = clock
-        r = restaurant
-        self.ordering = Subscription("ordering", r.events, r.ordering.handle_kitchen_events,
-                                     (KITCHEN,))
-        self.kitchen = Subscription("kitchen", r.events, r.kitchen.handle_ordering_events,
-                                    (ORDERING,))
-        self.views = Subscription("views", r.events, r.views.handle, (ORDERING,))
-        self.views_kitchen = Subscription("views-kitchen", r.events, r.views.handle_kitchen,
-                                          (KITCHEN,))
-        self.analytics = Subscription("analytics", r.events, r.analytics.handle)
-        # as the composition root runs them: one read of the log for the projections
+        pipes = [pipe for pipe in FLOW if pipe.role in EMBEDDED_ROLES]
+        self.feeds = {pipe.consumer: Subscription(
+            pipe.consumer, restaurant.events, wired(pipe, restaurant).handle,
+            None if pipe.in_log_order else pipe.reads) for pipe in pipes}
+        self.policies = [self.feeds[pipe.consumer] for pipe in pipes if not pipe.projection]
         self.projections = SharedSubscription(
-            "projections", r.events, [self.views, self.views_kitchen, self.analytics])
+            "projections", restaurant.events,
+            [self.feeds[pipe.consumer] for pipe in pipes if pipe.projection])
+        # Polled alone by some tests
+        self.kitchen, self.views = self.feeds["kitchen"], self.feeds["views"]
 
     @classmethod
     async def open(cls, **settings: Any) -> Driver:
@@ -64,8 +66,7 @@ class Driver:
 
     async def drain(self) -> None:
         """Poll every consumer until none has anything left."""
-        while sum([await sub.poll_once()
-                   for sub in (self.kitchen, self.ordering, self.projections)]):
+        while sum([await feed.poll_once() for feed in (*self.policies, self.projections)]):
             pass
 
     async def next_finish(self) -> datetime | None:

@@ -34,8 +34,8 @@ class Services:
         for _ in range(400):
             lags = [await r.lag() for r in self.by_role.values()]
             head = await self.by_role["api"].events.last_position()
-            relay = self.by_role["relay"].feeds["relay"].position  # type: ignore[union-attr]
-            if relay >= head and all(v == 0 for lag in lags for v in lag.values()):
+            relay = await self.by_role["relay"].feeds["relay"].lag(head)
+            if relay == 0 and all(v == 0 for lag in lags for v in lag.values()):
                 return
             await asyncio.sleep(0.005)
 
@@ -88,7 +88,8 @@ async def test_orders_placed_on_the_api_become_ready_through_the_bus(
     log = [record.event for record in await api.events.read_all(0, 100_000)]
     check_log(log)
     check_quiet(log, 3, [item.id for item in api.menu if item.favorite])
-    assert {name: r.failures for name, r in services.by_role.items() if r.failures} == {}
+    assert {name: r.supervisor.failures for name, r in services.by_role.items()
+            if r.supervisor.failures} == {}
 
 
 async def test_each_process_runs_only_its_own_consumers(services: Services) -> None:

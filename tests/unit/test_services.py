@@ -199,7 +199,7 @@ async def test_the_started_restaurant_serves_an_order_on_a_virtual_clock() -> No
         assert status == "READY"
         assert set(r.feeds) == {"ordering", "kitchen", "views", "views-kitchen",
                                         "analytics"}
-        assert r.failures == {}
+        assert r.supervisor.failures == {}
         assert all(lag == 0 for lag in (await r.lag()).values())
     finally:
         await r.stop()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from mcburger.application.ports import (
+    BatchHandler,
     Bus,
     BusConsumer,
     CommitFailed,
@@ -22,7 +22,6 @@ from mcburger.domain.errors import DomainError
 
 log = logging.getLogger(__name__)
 
-BatchHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
 
 # Errors that say "this event cannot be handled", as opposed to "the store is unreachable":
 # only these send an event to the dead letters. Anything else stops the subscription and its
@@ -214,5 +213,7 @@ class BusSubscription:
             self._pending.clear()
             self._waiting.clear()
 
-    async def lag(self) -> int:
+    async def lag(self, head: int | None = None) -> int:
+        """Messages of its topics not taken in yet, as the broker counts them (``head``, the
+        log's last position, says nothing about the bus: ignored)."""
         return await self.consumer.lag()

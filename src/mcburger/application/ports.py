@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -29,6 +29,11 @@ class RecordedEvent:
     stream: str
     version: int  # 1-based index within the stream
     event: Event
+
+
+# What a consumer's feed calls with each batch of its events, in log order; it stores its effects
+# with the batch's last position (tracking record or checkpoint), so redelivery changes nothing.
+BatchHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
 
 
 @dataclass(frozen=True)

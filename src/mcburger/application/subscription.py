@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Collection, Sequence
+from collections.abc import Collection, Sequence
 
-from mcburger.application.ports import EventStore, RecordedEvent
+from mcburger.application.ports import BatchHandler, EventStore, RecordedEvent
 from mcburger.domain.events import category_of
 
 log = logging.getLogger(__name__)
 
-BatchHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
 
 # Up to this many events a batch: a consumer far behind (a rebuild from position 0) commits,
 # and writes its per-batch documents (summaries, latest estimates, timeline buckets), once per
@@ -49,6 +48,10 @@ class Subscription:
         self._batch_size = batch_size
         self.position = 0  # last event handed to the handler
         self.scanned = 0  # log position up to which nothing else is of interest
+
+    async def lag(self, head: int) -> int:
+        """Events of the log up to ``head`` not taken in (nor scanned past) yet."""
+        return max(0, head - max(self.position, self.scanned))
 
     async def run(self, after: int) -> None:
         self.position = self.scanned = after

@@ -52,7 +52,7 @@ async def rebuild(settings: Settings, name: str, parent: int) -> int:
             await consumer.handle(batch)
 
         feed = Subscription(name, restaurant.events, handle,
-                            None if consumer.in_log_order else consumer.categories)
+                            None if consumer.pipe.in_log_order else consumer.pipe.reads)
         feed.position = feed.scanned = await consumer.checkpoint()
         if name == "analytics":  # its memory, as of the last batch: the server restores it
             restaurant.analytics.snapshot_at = await restaurant.events.last_position()

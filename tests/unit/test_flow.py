@@ -1,0 +1,50 @@
+"""The event flow table: what docs/architecture.md shows is what runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mcburger.adapters.bus.memory import InMemoryBus
+from mcburger.adapters.clock import VirtualClock
+from mcburger.adapters.eventstore.memory import InMemoryEventStore
+from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
+from mcburger.application.flow import FLOW, markdown_table, wired
+from mcburger.bootstrap import ROLES, bootstrap
+from mcburger.config import Settings
+from tests.unit.driver import Driver
+
+ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+BEGIN = "<!-- flow table: generated from application/flow.py -->\n"
+END = "<!-- end of the flow table -->"
+
+
+def test_the_architecture_doc_shows_the_flow_table_as_declared() -> None:
+    text = ARCHITECTURE.read_text("utf-8")
+    shown = text[text.index(BEGIN) + len(BEGIN):text.index(END)]
+    assert shown == markdown_table(), "run: python -m mcburger.application.flow"
+
+
+def test_consumer_names_are_unique_and_roles_exist() -> None:
+    assert len({pipe.consumer for pipe in FLOW}) == len(FLOW)
+    assert {pipe.role for pipe in FLOW} <= set(ROLES)
+
+
+async def test_every_row_resolves_in_the_distributed_wiring() -> None:
+    restaurant = await bootstrap(Settings(), clock=VirtualClock(), events=InMemoryEventStore(),
+                                 read_models=InMemoryReadModelStore(), bus=InMemoryBus(),
+                                 roles=frozenset(ROLES))
+    try:
+        for pipe in FLOW:
+            found = wired(pipe, restaurant)
+            assert callable(found.handle) and callable(found.checkpoint)
+            assert await found.checkpoint() == 0
+    finally:
+        await restaurant.stop()
+
+
+async def test_the_unit_test_driver_polls_every_row_that_runs_embedded() -> None:
+    driver = await Driver.open()
+    try:
+        assert set(driver.feeds) == {pipe.consumer for pipe in FLOW if pipe.role != "relay"}
+    finally:
+        await driver.restaurant.stop()
