@@ -18,20 +18,21 @@ from mcburger.adapters.readmodels import open_read_models
 from mcburger.adapters.serialization import DEAD_LETTER_TOPIC, JsonEventCodec, topic_of_category
 from mcburger.application.analytics import Analytics
 from mcburger.application.board_hub import BoardHub
-from mcburger.application.bus_subscription import BusSubscription, DeadLetters
-from mcburger.application.flow import FLOW, Feed, Kind, Wired, wired
-from mcburger.application.kitchen_service import KitchenService
-from mcburger.application.lag import SAMPLE_SECONDS, LagWatch
-from mcburger.application.ordering_service import OrderingService
-from mcburger.application.ports import Bus, Clock, EventCodec, EventStore, ReadModelStore
-from mcburger.application.queries import Queries
-from mcburger.application.relay import Relay
-from mcburger.application.subscription import (
+from mcburger.application.feeds import Feed
+from mcburger.application.feeds.bus import BusSubscription, DeadLetters
+from mcburger.application.feeds.lag import SAMPLE_SECONDS, LagWatch
+from mcburger.application.feeds.log import (
     REBUILD_EVENTS,
     ConsumerFailed,
     SharedSubscription,
     Subscription,
 )
+from mcburger.application.flow import FLOW, Kind, Wired, wired
+from mcburger.application.kitchen_service import KitchenService
+from mcburger.application.ordering_service import OrderingService
+from mcburger.application.ports import Bus, Clock, EventCodec, EventStore, ReadModelStore
+from mcburger.application.queries import Queries
+from mcburger.application.relay import Relay
 from mcburger.application.views import ViewsProjection
 from mcburger.config import Settings
 from mcburger.domain.events import CATEGORIES
@@ -84,9 +85,9 @@ class Restaurant:
     def consumers(self, roles: frozenset[str] | None = None) -> dict[str, Wired]:
         """The rows of the event flow whose role is in ``roles`` (default: every row this
         wiring can run; the relay only with a bus), resolved here, by consumer name."""
-        return {pipe.consumer: wired(pipe, self) for pipe in FLOW
-                if (roles is None or pipe.role in roles)
-                and (pipe.kind is not Kind.RELAY or self.relay is not None)}
+        return {consumer.name: wired(consumer, self) for consumer in FLOW
+                if (roles is None or consumer.role in roles)
+                and (consumer.kind is not Kind.RELAY or self.relay is not None)}
 
     async def start(self) -> None:
         if self.bus is not None:
@@ -99,7 +100,7 @@ class Restaurant:
             await self.kitchen.start()
         projections: dict[str, Wired] = {}
         for name, consumer in self.consumers(self.roles).items():
-            if self.bus is None and consumer.pipe.projection:
+            if self.bus is None and consumer.declared.projection:
                 projections[name] = consumer
             else:
                 self._start_feed(self._feed(consumer), consumer.checkpoint)
@@ -124,17 +125,17 @@ class Restaurant:
         return {"board", "analytics"} <= self.roles and self.bus is None
 
     def _feed(self, consumer: Wired) -> Feed:
-        """The log (the relay, and every consumer without a bus), else the pipe's topics."""
-        pipe = consumer.pipe
-        if self.bus is None or pipe.kind is Kind.RELAY:
-            categories = None if pipe.in_log_order else pipe.reads
-            return Subscription(pipe.consumer, self.events, consumer.handle, categories)
-        group = f"{pipe.consumer}.{self.settings.restaurant_id}"
-        topics = [topic_of_category(category) for category in pipe.reads]
-        return BusSubscription(pipe.consumer, self.bus.consumer(group, topics), self.codec,
+        """The log (the relay, and every consumer without a bus), else the consumer's topics."""
+        declared = consumer.declared
+        if self.bus is None or declared.kind is Kind.RELAY:
+            categories = None if declared.in_log_order else declared.reads
+            return Subscription(declared.name, self.events, consumer.handle, categories)
+        group = f"{declared.name}.{self.settings.restaurant_id}"
+        topics = [topic_of_category(category) for category in declared.reads]
+        return BusSubscription(declared.name, self.bus.consumer(group, topics), self.codec,
                                consumer.handle, self.settings.restaurant_id,
                                DeadLetters(self.bus, DEAD_LETTER_TOPIC),
-                               in_log_order=pipe.in_log_order)
+                               in_log_order=declared.in_log_order)
 
     def _start_feed(self, feed: Feed, checkpoint: Callable[[], Awaitable[int]]) -> None:
         self.feeds[feed.name] = feed
@@ -148,7 +149,8 @@ class Restaurant:
         """The projections following the log, on one read of it (one task, ``projections``);
         those far behind may first be rebuilt in worker processes, and join it after."""
         feeds = {name: Subscription(name, self.events, consumer.handle,
-                                    None if consumer.pipe.in_log_order else consumer.pipe.reads)
+                                    None if consumer.declared.in_log_order
+                                    else consumer.declared.reads)
                  for name, consumer in projections.items()}
         self.feeds.update(feeds)
 

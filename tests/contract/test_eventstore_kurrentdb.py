@@ -18,7 +18,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from mcburger.adapters.eventstore.kurrentdb import TRACKING_CATEGORY, KurrentDBEventStore
+from mcburger.adapters.eventstore.kurrentdb import KurrentDBEventStore
+from mcburger.adapters.eventstore.kurrentdb_mapping import TRACKING_CATEGORY
 from mcburger.application.ports import (
     AlreadyProcessed,
     EventStore,

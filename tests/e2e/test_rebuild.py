@@ -80,7 +80,7 @@ async def test_a_worker_process_rebuilds_the_same_read_models_as_the_process_its
         logs[workers] = server.log_path.read_text()
 
     assert "analytics: rebuilding in a worker process" in logs["1"]
-    assert "[rebuild] mcburger.application.subscription: analytics: caught up" in logs["1"]
+    assert "[rebuild] mcburger.application.feeds.log: analytics: caught up" in logs["1"]
     # the worker's last batch carried analytics' snapshot: the server learned nothing again
     assert "analytics: learned" not in logs["1"]
     assert "worker process" not in logs["0"]

@@ -10,8 +10,8 @@ from typing import Any
 from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
+from mcburger.application.feeds.log import SharedSubscription, Subscription
 from mcburger.application.flow import FLOW, wired
-from mcburger.application.subscription import SharedSubscription, Subscription
 from mcburger.bootstrap import EMBEDDED_ROLES, Restaurant, bootstrap
 from mcburger.config import Settings
 
@@ -35,14 +35,14 @@ class Driver:
     def __init__(self, restaurant: Restaurant, clock: VirtualClock) -> None:
         self.restaurant = restaurant
         self.clock = clock
-        pipes = [pipe for pipe in FLOW if pipe.role in EMBEDDED_ROLES]
-        self.feeds = {pipe.consumer: Subscription(
-            pipe.consumer, restaurant.events, wired(pipe, restaurant).handle,
-            None if pipe.in_log_order else pipe.reads) for pipe in pipes}
-        self.policies = [self.feeds[pipe.consumer] for pipe in pipes if not pipe.projection]
+        here = [consumer for consumer in FLOW if consumer.role in EMBEDDED_ROLES]
+        self.feeds = {consumer.name: Subscription(
+            consumer.name, restaurant.events, wired(consumer, restaurant).handle,
+            None if consumer.in_log_order else consumer.reads) for consumer in here}
+        self.policies = [self.feeds[c.name] for c in here if not c.projection]
         self.projections = SharedSubscription(
             "projections", restaurant.events,
-            [self.feeds[pipe.consumer] for pipe in pipes if pipe.projection])
+            [self.feeds[c.name] for c in here if c.projection])
         # Polled alone by some tests
         self.kitchen, self.views = self.feeds["kitchen"], self.feeds["views"]
 

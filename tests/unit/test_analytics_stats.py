@@ -15,10 +15,10 @@ from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore, _Stored
 from mcburger.application import analytics
 from mcburger.application.analytics import Analytics, KitchenClock, percentile
+from mcburger.application.feeds.log import Subscription
 from mcburger.application.ports import JSON, EventStore, ReadModelStore, RecordedEvent
 from mcburger.application.queries import Queries
 from mcburger.application.simulator.simulation import Simulation
-from mcburger.application.subscription import Subscription
 from mcburger.domain.events import (
     Event,
     OrderCollected,

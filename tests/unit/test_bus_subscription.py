@@ -14,7 +14,7 @@ import pytest
 
 from mcburger.adapters.bus.memory import InMemoryBus
 from mcburger.adapters.serialization import DEAD_LETTER_TOPIC, JsonEventCodec, topic_of_category
-from mcburger.application.bus_subscription import BusSubscription, DeadLetters
+from mcburger.application.feeds.bus import BusSubscription, DeadLetters
 from mcburger.application.ports import Delivery, Envelope, Message, RecordedEvent
 from mcburger.domain.errors import InvalidOrder
 from mcburger.domain.events import (

@@ -14,7 +14,7 @@ from mcburger.adapters.bus.memory import InMemoryBus
 from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
-from mcburger.application.bus_subscription import BusSubscription
+from mcburger.application.feeds.bus import BusSubscription
 from mcburger.bootstrap import ROLES, Restaurant, bootstrap
 from mcburger.config import Settings
 from mcburger.domain.events import OrderLine

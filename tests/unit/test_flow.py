@@ -25,8 +25,8 @@ def test_the_architecture_doc_shows_the_flow_table_as_declared() -> None:
 
 
 def test_consumer_names_are_unique_and_roles_exist() -> None:
-    assert len({pipe.consumer for pipe in FLOW}) == len(FLOW)
-    assert {pipe.role for pipe in FLOW} <= set(ROLES)
+    assert len({consumer.name for consumer in FLOW}) == len(FLOW)
+    assert {consumer.role for consumer in FLOW} <= set(ROLES)
 
 
 async def test_every_row_resolves_in_the_distributed_wiring() -> None:
@@ -34,8 +34,8 @@ async def test_every_row_resolves_in_the_distributed_wiring() -> None:
                                  read_models=InMemoryReadModelStore(), bus=InMemoryBus(),
                                  roles=frozenset(ROLES))
     try:
-        for pipe in FLOW:
-            found = wired(pipe, restaurant)
+        for consumer in FLOW:
+            found = wired(consumer, restaurant)
             assert callable(found.handle) and callable(found.checkpoint)
             assert await found.checkpoint() == 0
     finally:
@@ -45,6 +45,7 @@ async def test_every_row_resolves_in_the_distributed_wiring() -> None:
 async def test_the_unit_test_driver_polls_every_row_that_runs_embedded() -> None:
     driver = await Driver.open()
     try:
-        assert set(driver.feeds) == {pipe.consumer for pipe in FLOW if pipe.role != "relay"}
+        assert set(driver.feeds) == {consumer.name for consumer in FLOW
+                                     if consumer.role != "relay"}
     finally:
         await driver.restaurant.stop()

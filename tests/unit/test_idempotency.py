@@ -9,8 +9,8 @@ import pytest
 
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.application import analytics, views
+from mcburger.application.feeds.log import Subscription
 from mcburger.application.ports import JSON, ReadModelStore
-from mcburger.application.subscription import Subscription
 from mcburger.application.views import ViewsProjection
 from mcburger.domain.events import (
     KITCHEN,

@@ -33,9 +33,9 @@ from kurrentdbclient.exceptions import (
     WrongCurrentVersionError,
 )
 
-from mcburger.adapters.eventstore.kurrentdb import (
+from mcburger.adapters.eventstore.kurrentdb import KurrentDBEventStore
+from mcburger.adapters.eventstore.kurrentdb_mapping import (
     TRACKING_CATEGORY,
-    KurrentDBEventStore,
     client_url,
     current_version_for,
     event_uuid,

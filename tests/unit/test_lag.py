@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcburger.application.lag import LagWatch
+from mcburger.application.feeds.lag import LagWatch
 
 
 def watched(*samples: dict[str, int], growing: int = 3) -> LagWatch:

@@ -13,7 +13,8 @@ import pytest
 from mcburger.adapters.bus.memory import InMemoryBus
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.serialization import DEAD_LETTER_TOPIC, JsonEventCodec, topic_of_category
-from mcburger.application.bus_subscription import BusSubscription, DeadLetters
+from mcburger.application.feeds.bus import BusSubscription, DeadLetters
+from mcburger.application.feeds.log import Subscription
 from mcburger.application.ports import (
     Delivery,
     Envelope,
@@ -22,7 +23,6 @@ from mcburger.application.ports import (
     Tracking,
 )
 from mcburger.application.relay import CONSUMER, Relay
-from mcburger.application.subscription import Subscription
 from mcburger.domain.events import (
     CATEGORIES,
     KITCHEN,

@@ -9,13 +9,13 @@ from collections.abc import Callable, Collection, Sequence
 import pytest
 
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
-from mcburger.application import subscription as subscription_module
-from mcburger.application.ports import RecordedEvent
-from mcburger.application.subscription import (
+from mcburger.application.feeds import log as subscription_module
+from mcburger.application.feeds.log import (
     ConsumerFailed,
     SharedSubscription,
     Subscription,
 )
+from mcburger.application.ports import RecordedEvent
 from mcburger.domain.events import KITCHEN, ORDERING
 from tests.unit.builders import category_event
 

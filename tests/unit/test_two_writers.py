@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
-from mcburger.application.subscription import Subscription
+from mcburger.application.feeds.log import Subscription
 from mcburger.bootstrap import Restaurant, bootstrap
 from mcburger.config import Settings
 from mcburger.domain.events import (

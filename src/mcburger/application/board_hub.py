@@ -77,7 +77,7 @@ class BoardMessage:
 
 
 class BoardSubscriber:
-    """One client's feed: iterate it for messages (a snapshot first, then changes)."""
+    """One client of the board feeds: iterate it for messages (a snapshot first, then changes)."""
 
     def __init__(self, hub: BoardHub, buffer: int) -> None:
         self._hub = hub

@@ -20,26 +20,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from operator import attrgetter
-from typing import Protocol
 
 from mcburger.application.ports import BatchHandler
 from mcburger.domain.events import CATEGORIES, KITCHEN, ORDERING
-
-
-class Feed(Protocol):
-    """Delivers a consumer's events in batches to its handler, from a position on: a
-    ``Subscription`` on the log, or a ``BusSubscription`` on the bus."""
-
-    @property
-    def name(self) -> str:
-        """The consumer's name."""
-
-    async def run(self, after: int) -> None:
-        """Deliver every event after position ``after``, then each new one, until cancelled."""
-
-    async def lag(self, head: int) -> int:
-        """Events not taken in yet; ``head`` is the log's last position (a bus counts its own
-        messages instead)."""
 
 
 class Kind(StrEnum):
@@ -49,12 +32,12 @@ class Kind(StrEnum):
 
 
 @dataclass(frozen=True)
-class Pipe:
-    """One consumer: its name (tracking record, checkpoint and consumer group
-    ``<consumer>.<restaurant>``), the role (process) that runs it, the event categories it reads
+class Consumer:
+    """One consumer, a row of the flow: its name (its checkpoint's, and its consumer group's
+    ``<name>.<restaurant>``), the role (process) that runs it, the event categories it reads
     (the log's ``<category>-<restaurant>`` streams, the bus's topics), and what it does."""
 
-    consumer: str
+    name: str
     role: str
     reads: tuple[str, ...]
     kind: Kind
@@ -72,31 +55,31 @@ class Pipe:
         return self.kind is Kind.PROJECTION
 
 
-FLOW: tuple[Pipe, ...] = (
-    Pipe("kitchen", "kitchen", (ORDERING,), Kind.POLICY,
+FLOW: tuple[Consumer, ...] = (
+    Consumer("kitchen", "kitchen", (ORDERING,), Kind.POLICY,
          "kitchen.handle_ordering_events", "kitchen.checkpoint",
          "a `KitchenUnitsRequested` joins the FIFO queue; every ordering event updates what the "
          "kitchen knows of stock and hand-overs (`kitchen_reacts`)",
          "`kitchen-<r>` events"),
-    Pipe("ordering", "ordering", (KITCHEN,), Kind.POLICY,
+    Consumer("ordering", "ordering", (KITCHEN,), Kind.POLICY,
          "ordering.handle_kitchen_events", "ordering.checkpoint",
          "`PreparationStarted` and `UnitsCovered` start an order; a `UnitPrepared` goes to the "
          "oldest order owed that item, or to stock (`ordering_reacts`)",
          "`ordering-<r>` events"),
-    Pipe("views", "board", (ORDERING,), Kind.PROJECTION,
+    Consumer("views", "board", (ORDERING,), Kind.PROJECTION,
          "views.handle", "views.checkpoint",
          "each order's status, the board's numbered changes, the stock",
          "`orders`, `board_changes`, `stock` documents"),
-    Pipe("views-kitchen", "board", (KITCHEN,), Kind.PROJECTION,
+    Consumer("views-kitchen", "board", (KITCHEN,), Kind.PROJECTION,
          "views.handle_kitchen", "views.kitchen_checkpoint",
          "what each worker prepares and the queue, for the kitchen display",
          "the `kitchen` document and the `kitchen_queue` rows"),
-    Pipe("analytics", "analytics", CATEGORIES, Kind.PROJECTION,
+    Consumer("analytics", "analytics", CATEGORIES, Kind.PROJECTION,
          "analytics.handle", "analytics.start",
          "mirrors both aggregates to estimate each order's ready time; measures the kitchen",
          "`estimates`, `item_stats`, `analytics_summary`, `analytics_timeline` documents",
          in_log_order=True),
-    Pipe("relay", "relay", CATEGORIES, Kind.RELAY,
+    Consumer("relay", "relay", CATEGORIES, Kind.RELAY,
          "relay.publish", "relay.checkpoint",
          "publishes each event to its category's topic, keyed by restaurant (distributed only)",
          "Kafka messages"),
@@ -107,14 +90,16 @@ FLOW: tuple[Pipe, ...] = (
 class Wired:
     """A row of ``FLOW`` resolved in a wiring: what a feed runs."""
 
-    pipe: Pipe
+    declared: Consumer
     handle: BatchHandler
     checkpoint: Callable[[], Awaitable[int]]
 
 
-def wired(pipe: Pipe, wiring: object) -> Wired:
-    """``pipe``'s handler and checkpoint, looked up in ``wiring`` (AttributeError if missing)."""
-    return Wired(pipe, attrgetter(pipe.handler)(wiring), attrgetter(pipe.checkpoint)(wiring))
+def wired(consumer: Consumer, wiring: object) -> Wired:
+    """``consumer``'s handler and checkpoint, looked up in ``wiring`` (AttributeError if
+    missing)."""
+    return Wired(consumer, attrgetter(consumer.handler)(wiring),
+                 attrgetter(consumer.checkpoint)(wiring))
 
 
 # Where each kind keeps its position, and why a crash cannot lose or double an effect.
@@ -125,15 +110,15 @@ _TRACKING = {
 }
 
 
-def markdown_table(flow: Sequence[Pipe] = FLOW) -> str:
+def markdown_table(flow: Sequence[Consumer] = FLOW) -> str:
     """The table of docs/architecture.md's "The event flow", one row per consumer."""
     lines = ["| Consumer | Kind | Role | Reads | What it does | Writes | Position kept in |",
              "|---|---|---|---|---|---|---|"]
-    for pipe in flow:
-        reads = ("all, in log order" if pipe.in_log_order
-                 else ", ".join(f"`{category}-*`" for category in pipe.reads))
-        lines.append(f"| `{pipe.consumer}` | {pipe.kind} | `{pipe.role}` | {reads} "
-                     f"| {pipe.does} | {pipe.writes} | {_TRACKING[pipe.kind]} |")
+    for consumer in flow:
+        reads = ("all, in log order" if consumer.in_log_order
+                 else ", ".join(f"`{category}-*`" for category in consumer.reads))
+        lines.append(f"| `{consumer.name}` | {consumer.kind} | `{consumer.role}` | {reads} "
+                     f"| {consumer.does} | {consumer.writes} | {_TRACKING[consumer.kind]} |")
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,9 @@
-"""Ports: the small abstract classes the application needs from the outside world.
+"""Ports: the abstract classes the application needs from the outside world.
 
 Each has one adapter per engine (``adapters/eventstore/sqlite.py``, ...) and one abstract contract
-test suite (``tests/contract/``) that every adapter's test class subclasses.
+test suite (``tests/contract/``) that every adapter's test class subclasses. One module on
+purpose, though over 300 lines (most of them the contracts' docstrings): it is the application's
+whole contract with the outside, read as one.
 """
 
 from __future__ import annotations

@@ -25,8 +25,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from mcburger.application.feeds.log import ConsumerFailed, SharedSubscription, Subscription
 from mcburger.application.ports import RecordedEvent
-from mcburger.application.subscription import ConsumerFailed, SharedSubscription, Subscription
 from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 
@@ -52,7 +52,7 @@ async def rebuild(settings: Settings, name: str, parent: int) -> int:
             await consumer.handle(batch)
 
         feed = Subscription(name, restaurant.events, handle,
-                            None if consumer.pipe.in_log_order else consumer.pipe.reads)
+                            None if consumer.declared.in_log_order else consumer.declared.reads)
         feed.position = feed.scanned = await consumer.checkpoint()
         if name == "analytics":  # its memory, as of the last batch: the server restores it
             restaurant.analytics.snapshot_at = await restaurant.events.last_position()

@@ -3,7 +3,9 @@ PNG plots (waits.png, queue.png, estimate_error.png) in ``--out``; or, with ``--
 written into an empty data directory for ``mcburger run`` (``simulate_into``).
 
 The simulator itself is ``mcburger.application.simulator``; this module turns options into its
-inputs and its results into output. Plots use matplotlib's Agg canvas: no display needed.
+inputs and its results into output (one command's options, table, report and plots: over 300
+lines, kept together as the command's one page). Plots use matplotlib's Agg canvas: no display
+needed.
 """
 
 from __future__ import annotations

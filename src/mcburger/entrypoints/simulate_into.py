@@ -135,14 +135,14 @@ async def _write_chunk(events: SQLiteEventStore, chunk: Chunk) -> None:
 async def _project(restaurant: Restaurant, progress: Progress) -> None:
     """Hand the whole log to the read-model consumers, each the categories it follows."""
     consumers = [consumer for consumer in restaurant.consumers().values()
-                 if consumer.pipe.projection]
+                 if consumer.declared.projection]
     for consumer in consumers:
         await consumer.checkpoint()  # analytics rebuilds its memory here (from nothing)
     log: EventStore = restaurant.events
     last, position = await log.last_position(), 0
     while batch := await log.read_all(position, PROJECTION_BATCH):
         for consumer in consumers:
-            mine = [r for r in batch if category_of(r.stream) in consumer.pipe.reads]
+            mine = [r for r in batch if category_of(r.stream) in consumer.declared.reads]
             if mine:
                 await consumer.handle(mine)
         position = batch[-1].position

@@ -1,4 +1,9 @@
-"""The embedded ``EventStore``: one SQLite file (WAL), one aiosqlite connection per process."""
+"""The embedded ``EventStore``: one SQLite file (WAL), one aiosqlite connection per process.
+
+Over 300 lines on purpose: one engine's whole adapter (schema and its upgrades, appends with
+tracking, the log, snapshots, waiting for appends) shares one connection and one write lock,
+and reads best as one piece beside its contract suite.
+"""
 
 from __future__ import annotations
 

@@ -89,12 +89,12 @@ def _version(text: str | None) -> int | None:
 
 async def event_stream(hub: BoardHub, last_event_id: str | None) -> AsyncIterator[bytes]:
     """The frames of ``GET /board/events`` for a client that sent ``last_event_id``."""
-    async with hub.subscribe(_version(last_event_id)) as feed:
+    async with hub.subscribe(_version(last_event_id)) as subscriber:
         while True:
-            message = await feed.get(timeout=SSE_PING_SECONDS)
+            message = await subscriber.get(timeout=SSE_PING_SECONDS)
             if message is not None:
                 yield message.sse
-            elif feed.closed:
+            elif subscriber.closed:
                 return
             else:
                 yield b": ping\n\n"  # keeps proxies and phones' NAT from closing a quiet stream
@@ -105,11 +105,11 @@ async def board_ws(websocket: WebSocket, hub: WsHubDep) -> None:
     """WebSocket: the snapshot, then one message per change (a snapshot again if the client
     fell behind)."""
     await websocket.accept()
-    async with hub.subscribe() as feed:
-        # A client that left must not hold the feed (and a server stop) until the next change
-        closed = asyncio.ensure_future(_until_closed(websocket, feed))
+    async with hub.subscribe() as subscriber:
+        # A client that left must not hold the subscriber (and a server stop) until the next change
+        closed = asyncio.ensure_future(_until_closed(websocket, subscriber))
         try:
-            async for message in feed:
+            async for message in subscriber:
                 async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
                     await websocket.send_text(message.text)
         except TimeoutError:
@@ -124,9 +124,9 @@ async def board_ws(websocket: WebSocket, hub: WsHubDep) -> None:
                 await closed
 
 
-async def _until_closed(websocket: WebSocket, feed: BoardSubscriber) -> None:
+async def _until_closed(websocket: WebSocket, subscriber: BoardSubscriber) -> None:
     try:
         while (await websocket.receive())["type"] != "websocket.disconnect":
             pass
     finally:
-        feed.close()
+        subscriber.close()
