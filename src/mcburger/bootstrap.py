@@ -20,7 +20,6 @@ from mcburger.application.analytics import Analytics
 from mcburger.application.board_hub import BoardHub
 from mcburger.application.feeds import Feed
 from mcburger.application.feeds.bus import BusSubscription, DeadLetters
-from mcburger.application.feeds.lag import SAMPLE_SECONDS, LagWatch
 from mcburger.application.feeds.log import (
     REBUILD_EVENTS,
     ConsumerFailed,
@@ -38,6 +37,7 @@ from mcburger.config import Settings
 from mcburger.domain.events import CATEGORIES
 from mcburger.domain.kitchen import KitchenSetup
 from mcburger.domain.menu import Menu
+from mcburger.health import Health
 from mcburger.supervisor import Supervisor
 
 log = logging.getLogger("mcburger")
@@ -71,6 +71,8 @@ class Restaurant:
     queries: Queries
     metrics: PrometheusMetrics
     board: BoardHub  # the board feeds' one reader of board changes (processes serving them)
+    supervisor: Supervisor
+    health: Health
     roles: frozenset[str] = EMBEDDED_ROLES
     bus: Bus | None = None
     relay: Relay | None = None  # with a bus only: what publishes the log to it
@@ -78,9 +80,11 @@ class Restaurant:
     # from the settings (a worker opens them again), never with injected ones (tests).
     rebuild_processes: int = 0
     codec: EventCodec = field(default_factory=JsonEventCodec)
-    feeds: dict[str, Feed] = field(default_factory=dict)
-    supervisor: Supervisor = field(default_factory=Supervisor)
-    lag_watch: LagWatch = field(default_factory=LagWatch)
+
+    @property
+    def feeds(self) -> dict[str, Feed]:
+        """The running consumers' feeds, by consumer name (what ``Health`` measures)."""
+        return self.health.feeds
 
     def consumers(self, roles: frozenset[str] | None = None) -> dict[str, Wired]:
         """The rows of the event flow whose role is in ``roles`` (default: every row this
@@ -111,13 +115,7 @@ class Restaurant:
         if self.roles & SERVING_ROLES:
             self.supervisor.spawn("board-hub", self.board.run)
         if self.feeds:
-            self.supervisor.spawn("lag-watch", self._watch_lag)
-
-    async def _watch_lag(self) -> None:
-        """Sample every consumer's lag at a fixed pace, for /healthz's ``falling_behind``."""
-        while True:
-            self.lag_watch.record(await self.lag())
-            await asyncio.sleep(SAMPLE_SECONDS)
+            self.supervisor.spawn("lag-watch", self.health.watch_lag)
 
     def waits_for_own_read_models(self) -> bool:
         """Whether this process writes the views and the estimates itself (embedded), so a
@@ -205,18 +203,6 @@ class Restaurant:
                         name, worker.returncode)
         shared.join(feed, await consumer.checkpoint())
 
-    def recent_failures(self) -> dict[str, str]:
-        """Components that crashed (and were restarted) in the last few minutes."""
-        return self.supervisor.recent_failures()
-
-    async def lag(self) -> dict[str, int]:
-        """Per consumer: events (log) or messages (bus) not yet taken in."""
-        head = await self.events.last_position()
-        lags = {name: await feed.lag(head) for name, feed in self.feeds.items()}
-        for name, value in lags.items():
-            self.metrics.consumer_lag.labels(name).set(value)
-        return lags
-
     async def stop(self) -> None:
         """Stop every component (bounded: a stop must always reach closing the stores)."""
         await self.supervisor.stop()
@@ -224,24 +210,6 @@ class Restaurant:
         await self.read_models.close()
         if self.bus is not None:
             await self.bus.close()
-
-    async def dependencies(self) -> dict[str, str]:
-        """Each engine this process uses: "ok", or what went wrong reaching it."""
-        checks: dict[str, Callable[[], Awaitable[object]]] = {
-            "event_store": self.events.last_position,
-            "read_models": lambda: self.read_models.checkpoint("views"),
-        }
-        if self.bus is not None:
-            checks["bus"] = self.bus.ping
-        found: dict[str, str] = {}
-        for name, check in checks.items():
-            try:
-                async with asyncio.timeout(5):
-                    await check()
-                found[name] = "ok"
-            except Exception as error:
-                found[name] = f"{type(error).__name__}: {error}"
-        return found
 
 
 async def bootstrap(settings: Settings, clock: Clock | None = None,
@@ -270,6 +238,8 @@ async def bootstrap(settings: Settings, clock: Clock | None = None,
     metrics = PrometheusMetrics()
     queries = Queries(read_models, menu)
     codec = JsonEventCodec()
+    board = BoardHub(queries)
+    supervisor = Supervisor()
     own_stores = opened_events and opened_read_models and bus is None
     rebuild_processes = (settings.rebuild_processes if settings.rebuild_processes is not None
                          else max(0, (os.cpu_count() or 1) - 1)) if own_stores else 0
@@ -279,8 +249,9 @@ async def bootstrap(settings: Settings, clock: Clock | None = None,
         kitchen=KitchenService(events, clock, menu, rid, setup, seed),
         views=ViewsProjection(read_models, menu, metrics),
         analytics=Analytics(events, read_models, menu, rid),
-        queries=queries, metrics=metrics, board=BoardHub(queries), roles=roles, bus=bus,
-        relay=None if bus is None else Relay(events, bus, codec), codec=codec,
-        rebuild_processes=rebuild_processes,
+        queries=queries, metrics=metrics, board=board, supervisor=supervisor,
+        health=Health(rid, roles, events, read_models, bus, board, metrics, supervisor),
+        roles=roles, bus=bus, relay=None if bus is None else Relay(events, bus, codec),
+        codec=codec, rebuild_processes=rebuild_processes,
     )
 

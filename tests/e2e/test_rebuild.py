@@ -121,7 +121,7 @@ async def test_a_failed_worker_leaves_the_projection_to_catch_up_in_process(
         await restaurant.start()
         try:
             async def lag_zero() -> bool:
-                return all(lag == 0 for lag in (await restaurant.lag()).values())
+                return all(lag == 0 for lag in (await restaurant.health.lag()).values())
             await wait_until(lag_zero, WAIT, "the projections are rebuilt")
             summary = await restaurant.queries.analytics_summary()
         finally:

@@ -32,7 +32,7 @@ class Services:
     async def settle(self) -> None:
         """Let every service take in what there is (bounded; the bus wakes consumers)."""
         for _ in range(400):
-            lags = [await r.lag() for r in self.by_role.values()]
+            lags = [await r.health.lag() for r in self.by_role.values()]
             head = await self.by_role["api"].events.last_position()
             relay = await self.by_role["relay"].feeds["relay"].lag(head)
             if relay == 0 and all(v == 0 for lag in lags for v in lag.values()):

@@ -38,7 +38,7 @@ async def test_a_consumer_that_keeps_falling_behind_makes_health_degraded() -> N
                 await restaurant.ordering.place_order([OrderLine("salad", 1)])
                 await wait_until(lambda: deciders_caught_up(restaurant), 5.0,
                                  "ordering and the kitchen have taken it in")
-                restaurant.lag_watch.record(await restaurant.lag())
+                restaurant.health.lag_watch.record(await restaurant.health.lag())
             after = (await client.get("/healthz")).json()
             stuck.set()
     finally:
@@ -53,5 +53,5 @@ async def test_a_consumer_that_keeps_falling_behind_makes_health_degraded() -> N
 
 
 async def deciders_caught_up(restaurant: Restaurant) -> bool:
-    lag = await restaurant.lag()
+    lag = await restaurant.health.lag()
     return lag["ordering"] == lag["kitchen"] == 0

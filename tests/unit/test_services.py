@@ -172,7 +172,7 @@ async def test_a_restarted_kitchen_keeps_its_set_up_and_its_work(tmp_path: Path)
 async def settled(r: Restaurant) -> None:
     """Let the running consumers take in everything appended so far (bounded)."""
     for _ in range(500):
-        if all(lag == 0 for lag in (await r.lag()).values()):
+        if all(lag == 0 for lag in (await r.health.lag()).values()):
             return
         await asyncio.sleep(0.002)
 
@@ -200,7 +200,7 @@ async def test_the_started_restaurant_serves_an_order_on_a_virtual_clock() -> No
         assert set(r.feeds) == {"ordering", "kitchen", "views", "views-kitchen",
                                         "analytics"}
         assert r.supervisor.failures == {}
-        assert all(lag == 0 for lag in (await r.lag()).values())
+        assert all(lag == 0 for lag in (await r.health.lag()).values())
     finally:
         await r.stop()
 

@@ -7,9 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 
 from mcburger.application.ordering_service import CommandResult
+from mcburger.application.queries import Queries
 from mcburger.domain.events import OrderLine
 from mcburger.domain.ordering import Order, OrderStatus
-from mcburger.entrypoints.api.deps import QueriesDep, RestaurantDep
+from mcburger.entrypoints.api.deps import AnswersWaitDep, MenuDep, OrderingDep, QueriesDep
 from mcburger.entrypoints.api.schemas import MenuItemOut, MenuOut, OrderIn, OrderOut, OrdersOut
 from mcburger.entrypoints.api.staff import STAFF, STAFF_RESPONSES
 
@@ -22,11 +23,11 @@ FAR_BEHIND_EVENTS = 2_000
 
 
 @router.get("/menu", response_model=MenuOut)
-async def get_menu(restaurant: RestaurantDep) -> MenuOut:
+async def get_menu(menu: MenuDep) -> MenuOut:
     """The menu: every item with its preparation time and whether it is a favourite."""
     return MenuOut(items=[MenuItemOut(id=i.id, name=i.name, prep_seconds=i.prep_seconds,
                                       variance_seconds=i.variance_seconds, favorite=i.favorite)
-                          for i in restaurant.menu])
+                          for i in menu])
 
 
 # Order numbers are handed out from 1; the bound keeps a hostile number a 422, not an overflow
@@ -42,18 +43,19 @@ IdempotencyKey = Annotated[str | None, Header(
 @router.post("/orders", status_code=status.HTTP_201_CREATED, response_model=OrderOut,
              responses={422: {"description": "Invalid items, or an Idempotency-Key already "
                                               "used for an order with other items"}})
-async def place_order(body: OrderIn, restaurant: RestaurantDep, response: Response,
+async def place_order(body: OrderIn, ordering: OrderingDep, queries: QueriesDep,
+                      answers_wait: AnswersWaitDep, response: Response,
                       idempotency_key: IdempotencyKey = None) -> dict[str, object]:
     """Place an order; the answer carries its number and estimated ready time.
 
     With an ``Idempotency-Key`` that placed an order already: that order, as it is now (same
     id and number), with the header ``Idempotent-Replayed: true``; nothing is placed.
     """
-    result = await restaurant.ordering.place_order(
+    result = await ordering.place_order(
         (OrderLine(line.item, line.quantity) for line in body.items), idempotency_key)
     if result.replayed:
         response.headers["Idempotent-Replayed"] = "true"
-    return await _after_command(restaurant, result)
+    return await _after_command(queries, answers_wait, result)
 
 
 @router.get("/orders", response_model=OrdersOut, dependencies=[STAFF], responses=STAFF_RESPONSES)
@@ -76,21 +78,22 @@ async def get_order(number: OrderNumber, queries: QueriesDep) -> dict[str, objec
 @router.post("/orders/{number}/collect", response_model=OrderOut, dependencies=[STAFF],
              responses={**STAFF_RESPONSES, 404: {"description": "No order has that number"},
                         409: {"description": "The order is not READY"}})
-async def collect_order(number: OrderNumber, restaurant: RestaurantDep) -> dict[str, object]:
+async def collect_order(number: OrderNumber, ordering: OrderingDep, queries: QueriesDep,
+                        answers_wait: AnswersWaitDep) -> dict[str, object]:
     """The customer takes a READY order (staff). A retry changes nothing: the order is
     COLLECTED already, so the answer is 409 naming that status."""
-    result = await restaurant.ordering.collect(number)
-    return await _after_command(restaurant, result)
+    result = await ordering.collect(number)
+    return await _after_command(queries, answers_wait, result)
 
 
-async def _after_command(restaurant: RestaurantDep, result: CommandResult) -> dict[str, object]:
+async def _after_command(queries: Queries, answers_wait: bool,
+                         result: CommandResult) -> dict[str, object]:
     """Answer from the read models once they include the command's events (embedded: this
     process writes them, and they are not far behind; an idempotent retry: at once, as they
     are); else at once from the decision."""
-    if result.replayed or (restaurant.waits_for_own_read_models() and await (
-            restaurant.queries.caught_up(result.position, READ_YOUR_WRITES_TIMEOUT,
-                                         unless_behind=FAR_BEHIND_EVENTS))):
-        order = await restaurant.queries.order(result.order.number)
+    if result.replayed or (answers_wait and await queries.caught_up(
+            result.position, READ_YOUR_WRITES_TIMEOUT, unless_behind=FAR_BEHIND_EVENTS)):
+        order = await queries.order(result.order.number)
         if order is not None:
             return order
     # The command is saved; the read models follow. Answer from the decision itself.
