@@ -5,7 +5,7 @@ schemathesis's report (each finding and a curl command to reproduce it).
 Bounded: at most ``MAX_EXAMPLES`` cases an operation and ``MAX_SECONDS`` for the run. The
 exceptions a schema cannot express are in ``schemathesis.toml``, each with its reason. Left out:
 ``GET /board/events``, an endless stream by design (its input, ``Last-Event-ID``, has unit tests
-in ``tests/unit/test_hostile_input.py``); the WebSocket is not in the schema.
+in ``tests/unit/entrypoints/test_hostile_input.py``); the WebSocket is not in the schema.
 """
 
 from __future__ import annotations

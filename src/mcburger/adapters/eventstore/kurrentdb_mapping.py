@@ -1,7 +1,7 @@
 """How the ``EventStore`` port maps onto KurrentDB (formerly EventStoreDB): names, versions, ids.
 
 The store itself is ``kurrentdb.py``; these are the pure parts of the mapping it uses, tested
-without a server (``tests/unit/test_kurrentdb_mapping.py``):
+without a server (``tests/unit/adapters/test_kurrentdb_mapping.py``):
 
 * **Streams and versions.** One of our streams is one KurrentDB stream of the same name (behind an
   optional ``namespace`` prefix, see below). Our versions are 1-based counts; KurrentDB stream

@@ -15,7 +15,7 @@ from mcburger.domain.aggregate import Aggregate
 from mcburger.domain.events import Event, KitchenEvent, OrderEvent
 from mcburger.domain.kitchen import Kitchen
 from mcburger.domain.ordering import Ordering
-from tests.unit.test_properties import MENU, Day, days, live
+from tests.unit.domain.test_properties import MENU, Day, days, live
 
 
 class SnapshottingSimulation(Simulation):

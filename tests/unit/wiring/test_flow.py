@@ -13,7 +13,7 @@ from mcburger.bootstrap import ROLES, bootstrap
 from mcburger.config import Settings
 from tests.unit.driver import Driver
 
-ARCHITECTURE = Path(__file__).resolve().parents[2] / "docs" / "architecture.md"
+ARCHITECTURE = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"
 BEGIN = "<!-- flow table: generated from application/flow.py -->\n"
 END = "<!-- end of the flow table -->"
 

@@ -31,8 +31,8 @@ from mcburger.domain.events import OrderLine, OrderPlaced
 from mcburger.domain.kitchen import KitchenSetup
 from mcburger.domain.menu import Menu
 from tests.support.invariants import check_log, check_quiet
+from tests.unit.application.test_estimates import feed
 from tests.unit.builders import default_menu, fixed_menu, lines, of_type
-from tests.unit.test_estimates import feed
 
 SEED = 11
 ORDERS = 150

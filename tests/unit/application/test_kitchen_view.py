@@ -30,7 +30,7 @@ from tests.unit.builders import T0, fixed_menu
 
 Scalar = str | int | float | bool | None
 
-RELEASE_8532476 = Path(__file__).resolve().parents[1] / "fixtures" / "datadir-8532476"
+RELEASE_8532476 = Path(__file__).resolve().parents[2] / "fixtures" / "datadir-8532476"
 MENU = fixed_menu()
 
 

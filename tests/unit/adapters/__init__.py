@@ -1,0 +1,1 @@
+"""Adapters tested without a server (the server-backed suites are in tests/contract/)."""
