@@ -27,11 +27,10 @@ class KitchenService:
     were running when the process died finish at their recorded time (at once, if it passed).
     """
 
-    categories = (ORDERING,)
 
     def __init__(self, store: EventStore, clock: Clock, menu: Menu, restaurant_id: str,
                  setup: KitchenSetup, seed: int) -> None:
-        self._store = store
+        self._events = store
         self._clock = clock
         self._setup = setup
         self._runner = AggregateRunner(
@@ -41,10 +40,10 @@ class KitchenService:
 
     async def _observe_up_to_checkpoint(self, kitchen: Kitchen, after: int) -> int:
         """Observe ordering's events after ``after`` up to the stored checkpoint; return it."""
-        checkpoint = await self._store.tracked_position(CONSUMER)
+        checkpoint = await self._events.tracked_position(CONSUMER)
         position = after
         while position < checkpoint:
-            batch = await self._store.read_all(position, 1000, (ORDERING,))
+            batch = await self._events.read_all(position, 1000, (ORDERING,))
             for record in batch:
                 if record.position > checkpoint:
                     return checkpoint
@@ -106,4 +105,4 @@ class KitchenService:
         return await self._runner.current()
 
     async def checkpoint(self) -> int:
-        return await self._store.tracked_position(CONSUMER)
+        return await self._events.tracked_position(CONSUMER)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from mcburger.application.policies import ordering_reacts
 from mcburger.application.ports import Clock, EventStore, RecordedEvent
 from mcburger.application.runner import AggregateRunner
-from mcburger.domain.events import KITCHEN, ORDERING, OrderLine, stream_name
+from mcburger.domain.events import ORDERING, OrderLine, stream_name
 from mcburger.domain.menu import Menu
 from mcburger.domain.ordering import Order, Ordering
 
@@ -31,11 +31,10 @@ class CommandResult:
 class OrderingService:
     """Orders, stock and allocation for one restaurant (one ``ordering-<restaurant>`` stream)."""
 
-    categories = (KITCHEN,)
 
     def __init__(self, store: EventStore, clock: Clock, menu: Menu, restaurant_id: str) -> None:
         self._clock = clock
-        self._store = store
+        self._events = store
         self._runner = AggregateRunner(
             store, stream_name(ORDERING, restaurant_id), lambda: Ordering(restaurant_id, menu))
 
@@ -64,4 +63,4 @@ class OrderingService:
         await self._runner.react(CONSUMER, batch, decide)
 
     async def checkpoint(self) -> int:
-        return await self._store.tracked_position(CONSUMER)
+        return await self._events.tracked_position(CONSUMER)

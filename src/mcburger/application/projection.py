@@ -17,7 +17,7 @@ class DocumentBatch:
     """
 
     def __init__(self, store: ReadModelStore) -> None:
-        self._store = store
+        self._read_models = store
         # (seq, position, document) per slot: a document changes several times a batch, and
         # only its last version becomes a Put (at commit)
         self._changed: dict[tuple[str, str], tuple[int, int, JSON]] = {}
@@ -27,7 +27,7 @@ class DocumentBatch:
     async def get(self, collection: str, key: str) -> JSON | None:
         slot = (collection, key)
         if slot not in self._cache:
-            found = await self._store.get_versioned(collection, key)
+            found = await self._read_models.get_versioned(collection, key)
             self._cache[slot] = None if found is None else found[0]
             self._stored_at[slot] = 0 if found is None else found[1]
         return self._cache[slot]
@@ -37,7 +37,7 @@ class DocumentBatch:
         wanted = [key for key in set(keys) if (collection, key) not in self._cache]
         if not wanted:
             return
-        found = await self._store.get_versioned_many(collection, wanted)
+        found = await self._read_models.get_versioned_many(collection, wanted)
         for key in wanted:
             slot = (collection, key)
             document, position = found.get(key, (None, 0))
@@ -63,5 +63,5 @@ class DocumentBatch:
     async def commit(self, consumer: str, position: int) -> list[Put]:
         puts = [Put(collection, key, *change) for (collection, key), change
                 in self._changed.items()]
-        await self._store.commit(consumer, position, puts)
+        await self._read_models.commit(consumer, position, puts)
         return puts

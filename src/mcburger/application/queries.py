@@ -18,33 +18,33 @@ PUBLIC_ORDER_FIELDS = ("id", "number", "status", "items", "placed_at", "estimate
 
 class Queries:
     def __init__(self, store: ReadModelStore, menu: Menu) -> None:
-        self._store = store
+        self._read_models = store
         self._menu = menu
 
     async def order(self, number: int) -> JSON | None:
-        document = await self._store.get(views.ORDERS, str(number))
+        document = await self._read_models.get(views.ORDERS, str(number))
         return None if document is None else await self._public(document)
 
     async def orders(self, status: OrderStatus | None = None) -> list[JSON]:
         where = None if status is None else {"status": status.value}
-        found = await self._store.find(views.ORDERS, where)
+        found = await self._read_models.find(views.ORDERS, where)
         if not found:
             return []
-        estimates = {doc["number"]: doc for doc in await self._store.find(
+        estimates = {doc["number"]: doc for doc in await self._read_models.find(
             analytics.ESTIMATES, after_seq=found[0]["number"] - 1)}
         return [_public(doc, estimates.get(doc["number"])) for doc in found]
 
     async def _public(self, document: JSON) -> JSON:
-        return _public(document, await self._store.get(analytics.ESTIMATES,
+        return _public(document, await self._read_models.get(analytics.ESTIMATES,
                                                        str(document["number"])))
 
     async def board(self) -> JSON:
         # The version is read first: the lists are at least that new, so a client that then
         # asks for changes after it may see a change twice but never misses one.
-        version = await self._store.checkpoint(views.CONSUMER)
+        version = await self._read_models.checkpoint(views.CONSUMER)
         board: JSON = {"version": version}
         for status, key in zip(ACTIVE, ("requested", "in_progress", "ready"), strict=True):
-            found = await self._store.find(views.ORDERS, {"status": status.value})
+            found = await self._read_models.find(views.ORDERS, {"status": status.value})
             board[key] = [doc["number"] for doc in found]
         waiting = board["requested"] + board["in_progress"]
         board["estimates"] = {str(number): ready_at
@@ -54,12 +54,12 @@ class Queries:
     async def board_version(self) -> int:
         """The board's version now: the views' checkpoint (a change has its event's position,
         so every change up to this version is in ``board_changes``)."""
-        return await self._store.checkpoint(views.CONSUMER)
+        return await self._read_models.checkpoint(views.CONSUMER)
 
     async def board_changes(self, since: int, limit: int = 500) -> list[JSON]:
         """Changes after ``since``, each with the order's estimated ready time as known now
         (None until analytics has estimated it)."""
-        changes = await self._store.find(views.BOARD_CHANGES, after_seq=since, limit=limit)
+        changes = await self._read_models.find(views.BOARD_CHANGES, after_seq=since, limit=limit)
         estimates = await self._estimates([change["number"] for change in changes])
         return [{**change, "estimated_ready_at": estimates.get(change["number"])}
                 for change in changes]
@@ -69,7 +69,7 @@ class Queries:
         if not numbers:
             return {}
         low, high = min(numbers), max(numbers)
-        found = await self._store.find(analytics.ESTIMATES, after_seq=low - 1,
+        found = await self._read_models.find(analytics.ESTIMATES, after_seq=low - 1,
                                        limit=high - low + 1)
         wanted = set(numbers)
         return {doc["number"]: doc.get("estimated_ready_at") for doc in found
@@ -84,12 +84,12 @@ class Queries:
             remaining = deadline - loop.time()
             if changes or remaining <= 0:
                 return changes
-            checkpoint = await self._store.checkpoint(views.CONSUMER)
-            await self._store.wait_for_checkpoint(
+            checkpoint = await self._read_models.checkpoint(views.CONSUMER)
+            await self._read_models.wait_for_checkpoint(
                 views.CONSUMER, max(checkpoint, since) + 1, remaining)
 
     async def stock(self) -> dict[str, int]:
-        counts = {doc["item"]: doc["count"] for doc in await self._store.find(views.STOCK)}
+        counts = {doc["item"]: doc["count"] for doc in await self._read_models.find(views.STOCK)}
         return {item.id: counts.get(item.id, 0) for item in self._menu}
 
     async def kitchen(self) -> JSON:
@@ -111,32 +111,32 @@ class Queries:
         document, position = await self._kitchen_document()
         if "queue" in document:  # written before the queue had rows, and not moved yet
             return document, True
-        queue = await self._store.find(views.KITCHEN_QUEUE, after_seq=views.STARTED_SEQ)
+        queue = await self._read_models.find(views.KITCHEN_QUEUE, after_seq=views.STARTED_SEQ)
         document.pop("queue_length")
         return {**document, "queue": queue}, (await self._kitchen_document())[1] == position
 
     async def _kitchen_document(self) -> tuple[JSON, int]:
-        found = await self._store.get_versioned(views.KITCHEN_VIEW, views.KITCHEN_KEY)
+        found = await self._read_models.get_versioned(views.KITCHEN_VIEW, views.KITCHEN_KEY)
         return found or (views.empty_kitchen(), 0)
 
     async def analytics_summary(self) -> JSON:
         """Counts, waits, throughput, queue, utilisation and estimate accuracy, as of the
         newest event analytics has taken in (durations in kitchen seconds unless ``wall``)."""
-        found = await self._store.get(analytics.SUMMARY, analytics.SUMMARY_KEY)
+        found = await self._read_models.get(analytics.SUMMARY, analytics.SUMMARY_KEY)
         return found or analytics.empty_summary()
 
     async def item_stats(self) -> list[JSON]:
         """Preparation-time statistics of every menu item, in menu order."""
-        found = {doc["item"]: doc for doc in await self._store.find(analytics.ITEM_STATS)}
+        found = {doc["item"]: doc for doc in await self._read_models.find(analytics.ITEM_STATS)}
         return [{**analytics.empty_item_stats(item), **found.get(item.id, {})}
                 for item in self._menu]
 
     async def recent_estimates(self, limit: int) -> list[JSON]:
         """The newest ``limit`` orders' estimates (at placement, latest) and actual ready
         times, newest first."""
-        summary = await self._store.get(analytics.SUMMARY, analytics.SUMMARY_KEY)
+        summary = await self._read_models.get(analytics.SUMMARY, analytics.SUMMARY_KEY)
         after = None if summary is None else summary["last_order_number"] - limit
-        found = await self._store.find(analytics.ESTIMATES, after_seq=after)
+        found = await self._read_models.find(analytics.ESTIMATES, after_seq=after)
         fields = ("number", "placed_at", "estimated_at_placement", "estimated_ready_at",
                   "ready_at", "wait_seconds", "error_seconds", "error_wall_seconds")
         return [{name: doc.get(name) for name in fields} for doc in found[::-1][:limit]]
@@ -146,12 +146,12 @@ class Queries:
         ``analytics.BUCKET_SECONDS``), oldest first."""
         if bucket_seconds <= 0 or bucket_seconds % analytics.BUCKET_SECONDS:
             raise ValueError(f"bucket_seconds must be a multiple of {analytics.BUCKET_SECONDS}")
-        summary = await self._store.get(analytics.SUMMARY, analytics.SUMMARY_KEY)
+        summary = await self._read_models.get(analytics.SUMMARY, analytics.SUMMARY_KEY)
         if summary is None:
             return []
         factor = bucket_seconds // analytics.BUCKET_SECONDS
         first = max(0, summary["last_bucket"] // factor - limit + 1) * factor
-        documents = await self._store.find(analytics.TIMELINE, after_seq=first - 1)
+        documents = await self._read_models.find(analytics.TIMELINE, after_seq=first - 1)
         return analytics.timeline(documents, bucket_seconds, limit)
 
     async def caught_up(self, position: int, timeout: float,
@@ -159,13 +159,13 @@ class Queries:
         """Wait until the views and the estimates include ``position`` (read-your-writes);
         False at once when one of them is more than ``unless_behind`` events behind it."""
         if unless_behind is not None:
-            lowest = min(await self._store.checkpoint(views.CONSUMER),
-                         await self._store.checkpoint(analytics.CONSUMER))
+            lowest = min(await self._read_models.checkpoint(views.CONSUMER),
+                         await self._read_models.checkpoint(analytics.CONSUMER))
             if position - lowest > unless_behind:
                 return False
         results = await asyncio.gather(
-            self._store.wait_for_checkpoint(views.CONSUMER, position, timeout),
-            self._store.wait_for_checkpoint(analytics.CONSUMER, position, timeout))
+            self._read_models.wait_for_checkpoint(views.CONSUMER, position, timeout),
+            self._read_models.wait_for_checkpoint(analytics.CONSUMER, position, timeout))
         return all(results)
 
 

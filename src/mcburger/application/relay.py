@@ -32,20 +32,20 @@ class Relay:
     """
 
     def __init__(self, store: EventStore, bus: Bus, codec: EventCodec) -> None:
-        self._store = store
+        self._events = store
         self._bus = bus
         self._codec = codec
         self._last_of: dict[str, int] = {}  # restaurant -> position of its newest event seen
 
     async def checkpoint(self) -> int:
-        return await self._store.tracked_position(CONSUMER)
+        return await self._events.tracked_position(CONSUMER)
 
     async def publish(self, batch: Sequence[RecordedEvent]) -> None:
         envelopes = [Envelope(record, await self._previous(record)) for record in batch]
         await self._bus.publish([self._codec.encode(envelope) for envelope in envelopes])
         # AlreadyProcessed: another relay got there first; the batch went out twice, harmlessly.
         with contextlib.suppress(AlreadyProcessed):
-            await self._store.append(CHECKPOINT_STREAM, [], 0,
+            await self._events.append(CHECKPOINT_STREAM, [], 0,
                                      Tracking(CONSUMER, batch[-1].position))
 
     async def _previous(self, record: RecordedEvent) -> int:
@@ -55,7 +55,7 @@ class Relay:
             # the checkpoint failed: what we remember is at or after this event): the
             # restaurant's previous event is in one of its streams, before this one.
             found = [r.position for category in CATEGORIES
-                     for r in await self._store.read_stream(stream_name(category, restaurant))
+                     for r in await self._events.read_stream(stream_name(category, restaurant))
                      if r.position < record.position]
             self._last_of[restaurant] = max(found, default=0)
         previous = self._last_of[restaurant]

@@ -59,7 +59,7 @@ class AggregateRunner(Generic[A]):
         observe_up_to: ObserveUpTo[A] | None = None,
         snapshot_every: int = SNAPSHOT_EVERY,
     ) -> None:
-        self._store = store
+        self._events = store
         self._stream = stream
         self._new = new
         self._observe_up_to = observe_up_to
@@ -76,14 +76,14 @@ class AggregateRunner(Generic[A]):
 
     async def execute(self, decide: Callable[[A], T]) -> tuple[T, list[RecordedEvent]]:
         """Run ``decide`` on fresh state and save the events it records."""
-        async with self._lock, self._store.writer_turn(self._stream):
+        async with self._lock, self._events.writer_turn(self._stream):
             for _ in range(MAX_ATTEMPTS):
                 aggregate = await self._caught_up()
                 result = self._decide(aggregate, decide)
                 if not aggregate.pending:
                     return result, []
                 try:
-                    recorded = await self._store.append(
+                    recorded = await self._events.append(
                         self._stream, aggregate.pending, aggregate.version)
                 except WrongExpectedVersion:
                     self._aggregate = None
@@ -104,9 +104,9 @@ class AggregateRunner(Generic[A]):
         save also requires the tracking position it filtered on to be unchanged, so two writers
         never both decide one event; the loser rebuilds and filters again.
         """
-        async with self._lock, self._store.writer_turn(self._stream):
+        async with self._lock, self._events.writer_turn(self._stream):
             for _ in range(MAX_ATTEMPTS):
-                tracked = await self._store.tracked_position(consumer)
+                tracked = await self._events.tracked_position(consumer)
                 if self._observe_up_to is not None and tracked != self._observed:
                     self._aggregate = None  # another writer observed more than our state has
                 aggregate = await self._caught_up()
@@ -118,7 +118,7 @@ class AggregateRunner(Generic[A]):
                 self._decide(aggregate, self._on(decide, fresh))
                 tracking = Tracking(consumer, batch[-1].position, previous=tracked)
                 try:
-                    recorded = await self._store.append(
+                    recorded = await self._events.append(
                         self._stream, aggregate.pending, aggregate.version, tracking)
                 except WrongExpectedVersion:
                     self._aggregate = None
@@ -153,7 +153,7 @@ class AggregateRunner(Generic[A]):
         snapshot = Snapshot(self._stream, aggregate.version, self._observed,
                             aggregate.SNAPSHOT_SCHEMA, aggregate.snapshot_state())
         try:
-            await self._store.save_snapshot(snapshot)
+            await self._events.save_snapshot(snapshot)
         except Exception:
             # A snapshot is a cache: the events are saved, and a command that succeeded must
             # not be reported as failed because its cache could not be written.
@@ -170,13 +170,13 @@ class AggregateRunner(Generic[A]):
         # not a rebuild old; a writer that lost a race to a busy stream (the api placing orders
         # beside the ordering service) would otherwise lose every retry, as its rebuild takes
         # longer than the other writer takes to append again.
-        for record in await self._store.read_stream(self._stream, self._aggregate.version):
+        for record in await self._events.read_stream(self._stream, self._aggregate.version):
             self._aggregate.replay(record.event)
         return self._aggregate
 
     async def _rebuild(self) -> A:
         aggregate, observed = self._new(), 0
-        snapshot = await self._store.load_snapshot(self._stream)
+        snapshot = await self._events.load_snapshot(self._stream)
         if snapshot is not None and snapshot.schema == aggregate.SNAPSHOT_SCHEMA:
             try:
                 aggregate.restore(snapshot.state, snapshot.version)
@@ -188,7 +188,7 @@ class AggregateRunner(Generic[A]):
         elif snapshot is not None:
             log.warning("%s: snapshot schema %s is not %s; replaying the stream",
                         self._stream, snapshot.schema, aggregate.SNAPSHOT_SCHEMA)
-        for record in await self._store.read_stream(self._stream, aggregate.version):
+        for record in await self._events.read_stream(self._stream, aggregate.version):
             aggregate.replay(record.event)
         if self._observe_up_to is not None:
             self._observed = await self._observe_up_to(aggregate, observed)

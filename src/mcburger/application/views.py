@@ -56,20 +56,20 @@ class ViewsObserver(Protocol):
 class ViewsProjection:
     def __init__(self, store: ReadModelStore, menu: Menu,
                  observer: ViewsObserver | None = None) -> None:
-        self._store = store
+        self._read_models = store
         self._menu = menu
         self._observer = observer
         self._item_index = {item.id: index for index, item in enumerate(menu)}
 
     async def checkpoint(self) -> int:
-        return await self._store.checkpoint(CONSUMER)
+        return await self._read_models.checkpoint(CONSUMER)
 
     async def kitchen_checkpoint(self) -> int:
-        return await self._store.checkpoint(KITCHEN_CONSUMER)
+        return await self._read_models.checkpoint(KITCHEN_CONSUMER)
 
     async def handle(self, batch: Sequence[RecordedEvent]) -> None:
         """Ordering's events: orders, board changes, stock."""
-        docs = DocumentBatch(self._store)
+        docs = DocumentBatch(self._read_models)
         # Every order and stock document the batch touches, read at once.
         await docs.prefetch(ORDERS, {str(number) for record in batch
                                      if (number := getattr(record.event, "number", None))})
@@ -79,7 +79,7 @@ class ViewsProjection:
 
     async def handle_kitchen(self, batch: Sequence[RecordedEvent]) -> None:
         """The kitchen's events: the kitchen document and the queue's rows."""
-        docs = DocumentBatch(self._store)
+        docs = DocumentBatch(self._read_models)
         await _move_old_queue_to_rows(docs, batch[-1].position)
         await self._project(KITCHEN_CONSUMER, batch, docs)
 

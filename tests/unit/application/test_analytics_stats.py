@@ -14,7 +14,7 @@ import pytest
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore, _Stored
 from mcburger.application import analytics
-from mcburger.application.analytics import Analytics, KitchenClock, percentile
+from mcburger.application.analytics import Analytics, KitchenTime, percentile
 from mcburger.application.feeds.log import Subscription
 from mcburger.application.ports import JSON, EventStore, ReadModelStore, RecordedEvent
 from mcburger.application.queries import Queries
@@ -80,7 +80,7 @@ def test_percentiles_interpolate_between_the_closest_ranks(
 
 
 def test_the_kitchen_clock_counts_each_stretch_at_its_own_speed() -> None:
-    clock = KitchenClock()
+    clock = KitchenTime()
     clock.configure(T0, speed=10, workers=2)
     clock.configure(T0 + timedelta(seconds=10), speed=60, workers=3)
 

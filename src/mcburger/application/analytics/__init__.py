@@ -3,7 +3,7 @@ estimated ready time (at placement, latest, and actual), and measures the kitche
 throughput, queue, utilisation, estimate accuracy) for the analytics page and API.
 
 Durations are in *kitchen seconds* (wall seconds x the speed factor in force, see
-``KitchenClock``) unless a field says ``wall``. Documents written (collection: key):
+``KitchenTime``) unless a field says ``wall``. Documents written (collection: key):
 
 - ``estimates``: order number -> estimate at placement, latest, actual, wait, error;
 - ``item_stats``: item id -> preparation times (count, mean, p50, p90, max; recent units);
@@ -30,7 +30,6 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from mcburger.application.analytics.clock import KitchenClock
 from mcburger.application.analytics.documents import (
     bucket_document,
     empty_summary,
@@ -38,6 +37,7 @@ from mcburger.application.analytics.documents import (
 )
 from mcburger.application.analytics.estimates import OrderEstimates
 from mcburger.application.analytics.items import empty_item_stats
+from mcburger.application.analytics.kitchen_time import KitchenTime
 from mcburger.application.analytics.measurements import Measurements
 from mcburger.application.analytics.samples import percentile
 from mcburger.application.analytics.timeline import BUCKET_SECONDS, timeline
@@ -50,7 +50,7 @@ from mcburger.domain.menu import Menu
 
 # What the queries, the API and the tests import from here (some of it lives elsewhere now).
 __all__ = ["BUCKET_SECONDS", "CONSUMER", "ESTIMATES", "ITEM_STATS", "SUMMARY", "SUMMARY_KEY",
-           "TIMELINE", "Analytics", "KitchenClock", "empty_item_stats", "empty_summary",
+           "TIMELINE", "Analytics", "KitchenTime", "empty_item_stats", "empty_summary",
            "percentile", "timeline"]
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class Analytics:
         # last batch, so the server then restores from it without learning the log again.
         self.snapshot_at: int | None = None
         self._events = events
-        self._store = store
+        self._read_models = store
         self._menu = menu
         self._restaurant_id = restaurant_id
         self._item_index = {item.id: index for index, item in enumerate(menu)}
@@ -102,7 +102,7 @@ class Analytics:
     async def start(self) -> int:
         """Restore memory up to the checkpoint (snapshot + log after it); return it."""
         self._reset()
-        checkpoint = await self._store.checkpoint(CONSUMER)
+        checkpoint = await self._read_models.checkpoint(CONSUMER)
         position = await self._restore_snapshot(checkpoint)
         # Estimates at placement are made by a forward simulation when an order is new, not
         # by replaying: take those made after the snapshot from the documents (write-once, so
@@ -110,7 +110,7 @@ class Analytics:
         # snapshot (the first start after an upgrade) that is every document, once.
         after = self.estimates.estimated_up_to() if position else 0
         stored = {doc["number"]: doc
-                  for doc in await self._store.find(ESTIMATES, after_seq=after)}
+                  for doc in await self._read_models.find(ESTIMATES, after_seq=after)}
         for number, document in stored.items():
             self.measured.estimated_at_placement(
                 number, datetime.fromisoformat(document["estimated_at_placement"]))
@@ -124,7 +124,9 @@ class Analytics:
         self.measured.forget_collected()
         # The open orders' latest documents (the snapshot's may be older than the checkpoint).
         for number in self.estimates.open_numbers():
-            if number not in stored and (doc := await self._store.get(ESTIMATES, str(number))):
+            if number in stored:
+                continue
+            if doc := await self._read_models.get(ESTIMATES, str(number)):
                 stored[number] = doc
         self.estimates.resume(stored)
         if not position and checkpoint:
@@ -133,7 +135,7 @@ class Analytics:
 
     async def _restore_snapshot(self, checkpoint: int) -> int:
         """Restore the snapshot if it is readable and not past the checkpoint; its position."""
-        found = await self._store.get_versioned(SNAPSHOT, SNAPSHOT_KEY)
+        found = await self._read_models.get_versioned(SNAPSHOT, SNAPSHOT_KEY)
         if found is None:
             return 0
         document, position = found
@@ -174,7 +176,7 @@ class Analytics:
 
     async def handle(self, batch: Sequence[RecordedEvent]) -> None:
         """Learn a batch of the log and commit the documents it changed with its position."""
-        docs = DocumentBatch(self._store)
+        docs = DocumentBatch(self._read_models)
         batch = [record for record in batch if record.position > self._position]
         if not batch:
             return  # a redelivery within this process: already learned

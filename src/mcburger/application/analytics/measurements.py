@@ -1,7 +1,7 @@
 """The kitchen measured from the events, in log order: memory, kept in snapshots.
 
 Times are the events' ``occurred_at`` (wall clock), turned into kitchen seconds by a
-``KitchenClock``. ``analytics.documents`` shapes what of it is stored. Only what is live is
+``KitchenTime``. ``analytics.documents`` shapes what of it is stored. Only what is live is
 held per order (placed, not collected yet); samples are t-digests; timeline buckets that can no
 longer change are forgotten (their documents are stored): memory does not grow with history.
 """
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from mcburger.application.analytics.clock import ClockSetup, KitchenClock
 from mcburger.application.analytics.items import PreparationStats
+from mcburger.application.analytics.kitchen_time import ClockSetup, KitchenTime
 from mcburger.application.analytics.samples import Durations
 from mcburger.application.analytics.timeline import BUCKET_SECONDS, Buckets, bucket_at
 from mcburger.domain.events import (
@@ -45,7 +45,7 @@ class Measurements:
     """Orders, waits, work, queue, stock and estimate accuracy: ``learn`` takes every event."""
 
     def __init__(self) -> None:
-        self.clock = KitchenClock()
+        self.clock = KitchenTime()
         self.as_of: datetime | None = None  # the newest event's time
         self.placed: dict[int, datetime] = {}  # until collected
         self.ready: dict[int, datetime] = {}  # until collected

@@ -42,7 +42,7 @@ class Subscription:
         batch_size: int = BATCH_SIZE,
     ) -> None:
         self.name = name
-        self._store = store
+        self._events = store
         self._handle = handle
         self.categories = categories
         self._batch_size = batch_size
@@ -57,16 +57,16 @@ class Subscription:
         self.position = self.scanned = after
         while True:
             await self.poll_once()
-            await self._store.wait_for_append(self.scanned, timeout=30.0)
+            await self._events.wait_for_append(self.scanned, timeout=30.0)
 
     async def poll_once(self) -> int:
         """Handle everything available now; return how many events were handled."""
         handled = 0
         progress: _Progress | None = None
         while True:
-            head = await self._store.last_position()
+            head = await self._events.last_position()
             progress = progress or _Progress(self.name, self.position, head)
-            batch = await self._store.read_all(self.position, self._batch_size, self.categories)
+            batch = await self._events.read_all(self.position, self._batch_size, self.categories)
             if not batch:
                 # Nothing of interest up to ``head``: wait for appends beyond it, not before it,
                 # or events of other categories would wake us in a loop.
@@ -120,7 +120,7 @@ class SharedSubscription:
                  batch_size: int = BATCH_SIZE) -> None:
         self.name = name
         self.subscriptions = list(subscriptions)
-        self._store = store
+        self._events = store
         self._batch_size = batch_size
         self._joining: list[tuple[Subscription, int]] = []
         self._joined = asyncio.Event()
@@ -161,7 +161,7 @@ class SharedSubscription:
         if not self.subscriptions:  # all of them catching up elsewhere yet
             await self._joined.wait()
             return
-        appended = asyncio.ensure_future(self._store.wait_for_append(after, timeout=30.0))
+        appended = asyncio.ensure_future(self._events.wait_for_append(after, timeout=30.0))
         joined = asyncio.ensure_future(self._joined.wait())
         try:
             await asyncio.wait((appended, joined), return_when=asyncio.FIRST_COMPLETED)
@@ -224,8 +224,8 @@ class SharedSubscription:
     async def _read(self, after: int) -> tuple[int, list[RecordedEvent]]:
         """The log's head, then up to a batch after ``after`` (nothing of interest up to the
         head when the batch is empty)."""
-        head = await self._store.last_position()
-        return head, await self._store.read_all(after, self._batch_size, self._categories)
+        head = await self._events.last_position()
+        return head, await self._events.read_all(after, self._batch_size, self._categories)
 
     def _scanned(self) -> int:
         """The log position up to which every subscription has seen everything."""

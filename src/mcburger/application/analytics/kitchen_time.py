@@ -21,7 +21,7 @@ class ClockSetup:
     workers: int
 
 
-class KitchenClock:
+class KitchenTime:
     """Kitchen seconds since the kitchen was first configured: wall time multiplied by the
     speed factor in force, piece by piece (each ``KitchenConfigured`` starts a piece).
 
