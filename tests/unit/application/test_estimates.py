@@ -309,7 +309,7 @@ def test_the_forecast_kept_between_events_equals_one_simulated_afresh(
         sim.advance(rng.expovariate(1 / gap))
         sim.place([OrderLine(i.id, rng.randint(1, 3)) for i in rng.sample(list(menu), 2)])
         for event in sim.log[seen:]:
-            mirror.learn(event)
+            mirror.apply(event)
             kept = mirror.estimate(event.occurred_at)
             afresh = estimate_ready_times(
                 event.occurred_at, mirror.ordering, mirror.kitchen, mirror.times,
@@ -334,7 +334,7 @@ def test_a_growing_queue_is_not_simulated_again_for_each_new_order() -> None:
         sim.advance(0.5)
         sim.place([OrderLine("hamburger", 2), OrderLine("cola", 1)])
         for event in sim.log[seen:]:
-            mirror.learn(event)
+            mirror.apply(event)
             mirror.estimate(event.occurred_at)
             estimates += 1
         seen = len(sim.log)

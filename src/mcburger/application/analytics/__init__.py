@@ -166,7 +166,7 @@ class Analytics:
             if not batch:
                 break
             for record in batch:
-                self._learn(record.event)
+                self._apply(record.event)
             learned += len(batch)
             position = batch[-1].position
         return learned
@@ -184,7 +184,7 @@ class Analytics:
         previous_now = self.measured.now
         prepared: dict[str, int] = {}  # item: position of its last UnitPrepared in the batch
         for index, record in enumerate(batch):
-            self._learn(record.event)
+            self._apply(record.event)
             following = batch[index + 1] if index + 1 < len(batch) else None
             if following is None:
                 self._put_estimates(docs, record, latest=True)  # what this batch writes
@@ -220,10 +220,10 @@ class Analytics:
         return max(self.snapshot_every,
                    len(self.estimates.ordering.orders) + self.measured.size)
 
-    def _learn(self, event: Event) -> None:
+    def _apply(self, event: Event) -> None:
         # Independent of each other: neither reads what the other learns from an event.
-        self.estimates.learn(event)
-        self.measured.learn(event)
+        self.estimates.apply(event)
+        self.measured.apply(event)
 
     def _put_estimates(self, docs: DocumentBatch, record: RecordedEvent, latest: bool) -> None:
         for document in self.estimates.estimate(record.event.occurred_at, latest):

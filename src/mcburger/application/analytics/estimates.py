@@ -54,7 +54,7 @@ class OrderEstimates:
     def times(self) -> ItemTimes:
         return self.mirror.times
 
-    def learn(self, event: Event) -> None:
+    def apply(self, event: Event) -> None:
         """Take in the next event of the log."""
         match event:
             case OrderPlaced():
@@ -68,7 +68,7 @@ class OrderEstimates:
                 self._note_placement(event.number, event.quantity)
             case OrderReady():
                 self._ready_since.add(event.number)
-        self.mirror.learn(event)
+        self.mirror.apply(event)
 
     def _note_placement(self, number: int, units: int) -> None:
         if number in self._placement_seen:

@@ -65,7 +65,7 @@ class Measurements:
         self.units = {"stock": 0, "kitchen": 0}
         self.refill_units = self.units_stocked = 0
 
-    def learn(self, event: Event) -> None:
+    def apply(self, event: Event) -> None:
         at = event.occurred_at
         if self.as_of is None or at > self.as_of:
             self.as_of = at

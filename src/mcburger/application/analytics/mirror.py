@@ -51,7 +51,7 @@ class RestaurantMirror:
         self._started: dict[str, datetime] = {}
         self.forecast = Forecast()
 
-    def learn(self, event: Event) -> None:
+    def apply(self, event: Event) -> None:
         """Take in the next event of the log."""
         match event:
             case KitchenUnitsRequested():

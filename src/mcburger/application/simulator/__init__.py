@@ -91,7 +91,7 @@ def simulate_day(menu: Menu, arrivals: Sequence[Arrival], setup: KitchenSetup, s
         sim.advance_to(SIMULATION_START + timedelta(seconds=arrival.at_seconds))
         number = sim.place(arrival.lines)
         for event in sim.log[seen:]:
-            observer.learn(event)
+            observer.apply(event)
         seen = len(sim.log)
         estimates[number] = observer.estimate(number, sim.now)
         if progress is not None:

@@ -32,8 +32,8 @@ class PlacementObserver:
         self.mirror = RestaurantMirror(restaurant_id, menu)
         self._menu_mean = sum(item.prep_seconds for item in menu) / len(menu)
 
-    def learn(self, event: Event) -> None:
-        self.mirror.learn(event)
+    def apply(self, event: Event) -> None:
+        self.mirror.apply(event)
 
     def estimate(self, number: int, now: datetime) -> PlacementEstimate:
         """Order ``number``'s estimates, right after the events of its placement."""
