@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 
 from mcburger.adapters.eventstore.postgres import PostgresEventStore
-from mcburger.bootstrap import ROLES
 from mcburger.domain.events import Event
+from mcburger.restaurant import ROLES
 from tests.contract.postgres_server import fresh_database, url_of
 from tests.e2e.helpers import events_in
 from tests.e2e.processes import Launcher, Server

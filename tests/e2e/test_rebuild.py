@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from mcburger import bootstrap as bootstrap_module
+from mcburger import restaurant as restaurant_module
 from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.entrypoints.rebuild import ParentGone, rebuild
@@ -117,7 +117,7 @@ async def test_a_failed_worker_leaves_the_projection_to_catch_up_in_process(
     restaurant = await bootstrap(Settings(data_dir=data_dir, rebuild_processes=1),
                                  roles=frozenset({"board", "analytics"}))
     assert restaurant.rebuild_processes == 1
-    with caplog.at_level(logging.INFO, logger=bootstrap_module.log.name):
+    with caplog.at_level(logging.INFO, logger=restaurant_module.log.name):
         await restaurant.start()
         try:
             async def lag_zero() -> bool:

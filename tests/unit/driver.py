@@ -12,8 +12,9 @@ from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.application.feeds.log import SharedSubscription, Subscription
 from mcburger.application.flow import FLOW, wired
-from mcburger.bootstrap import EMBEDDED_ROLES, Restaurant, bootstrap
+from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
+from mcburger.restaurant import EMBEDDED_ROLES, Restaurant
 
 FIXED_MENU = """
 [[items]]

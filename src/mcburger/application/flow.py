@@ -1,8 +1,9 @@
 """The event flow, declared once: which consumer reads which events and what it does with them.
 
-Each row of ``FLOW`` is one consumer of a restaurant's events. The composition root
-(``mcburger.bootstrap``) starts the rows whose role runs in its process, the unit-test driver
-(``tests/unit/driver.py``) polls the same rows by hand, and the table "The event flow" in
+Each row of ``FLOW`` is one consumer of a restaurant's events. The ``Restaurant`` the composition
+root wires (``mcburger.restaurant``, ``mcburger.bootstrap``) starts the rows whose role runs in
+its process, the unit-test driver (``tests/unit/driver.py``) polls the same rows by hand, and
+the table "The event flow" in
 docs/architecture.md is generated from it (``python -m mcburger.application.flow``; a unit test
 keeps the two equal). A row names its handler and checkpoint as paths in the wiring
 (``"ordering.handle_kitchen_events"`` is ``restaurant.ordering.handle_kitchen_events``), so it

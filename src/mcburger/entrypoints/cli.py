@@ -13,10 +13,10 @@ from pydantic import ValidationError
 
 from mcburger.adapters.datadir import DataDirectoryInUse, DataDirectoryLock
 from mcburger.adapters.role_lock import SINGLE_OWNER_ROLES, RoleInUse, RoleLock
-from mcburger.bootstrap import EMBEDDED_ROLES, ROLES
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
 from mcburger.entrypoints.simulate import simulate
+from mcburger.restaurant import EMBEDDED_ROLES, ROLES
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 

@@ -34,10 +34,11 @@ from mcburger.application.ports import EventStore
 from mcburger.application.simulator.history import Chunk, RecordedDay
 from mcburger.application.simulator.mix import Arrival
 from mcburger.application.simulator.simulation import SIMULATION_START
-from mcburger.bootstrap import Restaurant, bootstrap
+from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.domain.events import category_of
 from mcburger.domain.kitchen import KitchenSetup
+from mcburger.restaurant import Restaurant
 
 EVENTS_DB, READ_MODELS_DB = "events.db", "readmodels.db"
 END_BEFORE_NOW = timedelta(minutes=1)

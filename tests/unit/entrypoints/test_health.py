@@ -11,10 +11,11 @@ from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.application.ports import RecordedEvent
-from mcburger.bootstrap import Restaurant, bootstrap
+from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.domain.events import OrderLine
 from mcburger.entrypoints.api.app import create_app
+from mcburger.restaurant import Restaurant
 from tests.e2e.helpers import wait_until
 
 

@@ -13,11 +13,12 @@ import pytest
 from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
-from mcburger.bootstrap import Restaurant, bootstrap
+from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.entrypoints.api import board as board_routes
 from mcburger.entrypoints.api.app import create_app
 from mcburger.entrypoints.api.limits import MAX_BODY_BYTES
+from mcburger.restaurant import Restaurant
 
 TOKEN = "a-staff-token-for-this-test"
 STAFF = {"Authorization": f"Bearer {TOKEN}"}

@@ -15,10 +15,11 @@ from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.application.feeds.bus import BusSubscription
-from mcburger.bootstrap import ROLES, Restaurant, bootstrap
+from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.domain.events import OrderLine
 from mcburger.entrypoints.api.app import create_app
+from mcburger.restaurant import ROLES, Restaurant
 from tests.support.invariants import check_log, check_quiet
 
 SETTINGS = Settings(workers=2, speed=60, seed=11)

@@ -9,8 +9,9 @@ from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.application.flow import FLOW, markdown_table, wired
-from mcburger.bootstrap import ROLES, bootstrap
+from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
+from mcburger.restaurant import ROLES
 from tests.unit.driver import Driver
 
 ARCHITECTURE = Path(__file__).resolve().parents[3] / "docs" / "architecture.md"

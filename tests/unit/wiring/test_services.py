@@ -15,11 +15,12 @@ from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.application.analytics import ESTIMATES
 from mcburger.application.kitchen_service import KitchenService
-from mcburger.bootstrap import Restaurant, bootstrap
+from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidOrder, OrderNotReady
 from mcburger.domain.events import OrderLine, UnitPrepared
 from mcburger.domain.kitchen import KitchenSetup
+from mcburger.restaurant import Restaurant
 from tests.unit.driver import Driver
 
 

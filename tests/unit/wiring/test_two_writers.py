@@ -16,7 +16,7 @@ from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 from mcburger.application.feeds.log import Subscription
-from mcburger.bootstrap import Restaurant, bootstrap
+from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.domain.events import (
     KITCHEN,
@@ -28,6 +28,7 @@ from mcburger.domain.events import (
     UnitQueued,
     UnitsCovered,
 )
+from mcburger.restaurant import Restaurant
 from tests.e2e.helpers import events_in
 from tests.support.invariants import check_quiet
 from tests.unit.builders import default_menu

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from mcburger.adapters.staff_token import load_or_create
-from mcburger.bootstrap import EMBEDDED_ROLES, SERVING_ROLES, Restaurant, bootstrap
+from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.domain.errors import IdempotencyKeyReused, InvalidOrder, OrderNotReady, UnknownOrder
 from mcburger.domain.menu import Menu
@@ -24,6 +24,7 @@ from mcburger.entrypoints.api import analytics, board, orders, status
 from mcburger.entrypoints.api.limits import BodyLimit, safe_text, validation_failed
 from mcburger.entrypoints.api.staff import StaffGuard
 from mcburger.entrypoints.web import pages
+from mcburger.restaurant import EMBEDDED_ROLES, SERVING_ROLES, Restaurant
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from mcburger.adapters.metrics import PrometheusMetrics
 from mcburger.application.board_hub import BoardHub
 from mcburger.application.ordering_service import OrderingService
 from mcburger.application.queries import Queries
-from mcburger.bootstrap import Restaurant
 from mcburger.domain.menu import Menu
 from mcburger.health import Health
+from mcburger.restaurant import Restaurant
 
 
 def _restaurant(request: Request) -> Restaurant:
