@@ -28,7 +28,7 @@ from mcburger.supervisor import Supervisor
 
 
 async def bootstrap(settings: Settings, clock: Clock | None = None,
-                    events: EventStore | None = None,
+                    event_store: EventStore | None = None,
                     read_models: ReadModelStore | None = None,
                     bus: Bus | None = None,
                     roles: frozenset[str] = EMBEDDED_ROLES) -> Restaurant:
@@ -39,8 +39,8 @@ async def bootstrap(settings: Settings, clock: Clock | None = None,
         raise ValueError(f"unknown roles {sorted(unknown)}; choose from {', '.join(ROLES)}")
     menu = settings.load_menu()
     clock = clock or SystemClock()
-    opened_events, opened_read_models = events is None, read_models is None
-    events = events or await open_event_store(settings.eventstore_url, settings.data_dir)
+    opened_events, opened_read_models = event_store is None, read_models is None
+    events = event_store or await open_event_store(settings.eventstore_url, settings.data_dir)
     read_models = read_models or await open_read_models(
         settings.mongo_url, settings.mongo_database, settings.data_dir)
     if bus is None and settings.kafka_bootstrap:
@@ -59,7 +59,7 @@ async def bootstrap(settings: Settings, clock: Clock | None = None,
     rebuild_processes = (settings.rebuild_processes if settings.rebuild_processes is not None
                          else max(0, (os.cpu_count() or 1) - 1)) if own_stores else 0
     return Restaurant(
-        settings=settings, menu=menu, clock=clock, events=events, read_models=read_models,
+        settings=settings, menu=menu, clock=clock, event_store=events, read_models=read_models,
         ordering=OrderingService(events, clock, menu, rid),
         kitchen=KitchenService(events, clock, menu, rid, setup, seed),
         views=ViewsProjection(read_models, menu, metrics),

@@ -29,7 +29,7 @@ class Health:
 
     restaurant_id: str
     roles: frozenset[str]
-    events: EventStore
+    event_store: EventStore
     read_models: ReadModelStore
     bus: Bus | None
     board: BoardHub
@@ -41,7 +41,7 @@ class Health:
     async def lag(self) -> dict[str, int]:
         """Per consumer: events (log) or messages (bus) not yet taken in; also sets the
         ``consumer_lag`` gauge of each."""
-        head = await self.events.last_position()
+        head = await self.event_store.last_position()
         lags = {name: await feed.lag(head) for name, feed in self.feeds.items()}
         for name, value in lags.items():
             self.metrics.consumer_lag.labels(name).set(value)
@@ -56,7 +56,7 @@ class Health:
     async def dependencies(self) -> dict[str, str]:
         """Each engine this process uses: "ok", or what went wrong reaching it (bounded)."""
         checks: dict[str, Callable[[], Awaitable[object]]] = {
-            "event_store": self.events.last_position,
+            "event_store": self.event_store.last_position,
             "read_models": lambda: self.read_models.checkpoint("views"),
         }
         if self.bus is not None:
@@ -78,7 +78,7 @@ class Health:
         lag = await self.lag() if reachable else {}
         failures = self.supervisor.recent_failures()
         behind = self.lag_watch.falling_behind()
-        head = await self.events.last_position() if dependencies["event_store"] == "ok" else -1
+        head = await self.event_store.last_position() if dependencies["event_store"] == "ok" else -1
         return {"status": "degraded" if failures or behind or not reachable else "ok",
                 "restaurant_id": self.restaurant_id,
                 "roles": sorted(self.roles), "dependencies": dependencies,

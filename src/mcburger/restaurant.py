@@ -59,7 +59,7 @@ class Restaurant:
     settings: Settings
     menu: Menu
     clock: Clock
-    events: EventStore
+    event_store: EventStore
     read_models: ReadModelStore
     ordering: OrderingService
     kitchen: KitchenService
@@ -124,7 +124,7 @@ class Restaurant:
         declared = consumer.declared
         if self.bus is None or declared.kind is Kind.RELAY:
             categories = None if declared.in_log_order else declared.reads
-            return Subscription(declared.name, self.events, consumer.handle, categories)
+            return Subscription(declared.name, self.event_store, consumer.handle, categories)
         group = f"{declared.name}.{self.settings.restaurant_id}"
         topics = [topic_of_category(category) for category in declared.reads]
         return BusSubscription(declared.name, self.bus.consumer(group, topics), self.codec,
@@ -143,7 +143,7 @@ class Restaurant:
     def _start_projections(self, projections: dict[str, Wired]) -> None:
         """The projections following the log, on one read of it (one task, ``projections``);
         those far behind may first be rebuilt in worker processes, and join it after."""
-        feeds = {name: Subscription(name, self.events, consumer.handle,
+        feeds = {name: Subscription(name, self.event_store, consumer.handle,
                                     None if consumer.declared.in_log_order
                                     else consumer.declared.reads)
                  for name, consumer in projections.items()}
@@ -151,11 +151,11 @@ class Restaurant:
 
         async def run() -> None:
             after = {name: await consumer.checkpoint() for name, consumer in projections.items()}
-            head = await self.events.last_position()
+            head = await self.event_store.last_position()
             elsewhere = [name for name in REBUILD_ELSEWHERE_FIRST if name in after
                          and head - after[name] >= REBUILD_EVENTS][:self.rebuild_processes]
             here = [name for name in projections if name not in elsewhere]
-            shared = SharedSubscription("projections", self.events, [feeds[n] for n in here])
+            shared = SharedSubscription("projections", self.event_store, [feeds[n] for n in here])
             try:
                 async with asyncio.TaskGroup() as group:
                     group.create_task(shared.run([after[name] for name in here]))
@@ -203,7 +203,7 @@ class Restaurant:
     async def stop(self) -> None:
         """Stop every component (bounded: a stop must always reach closing the stores)."""
         await self.supervisor.stop()
-        await self.events.close()
+        await self.event_store.close()
         await self.read_models.close()
         if self.bus is not None:
             await self.bus.close()

@@ -138,7 +138,7 @@ def test_injected_stores_are_never_handed_to_a_worker() -> None:
     from mcburger.adapters.readmodels.memory import InMemoryReadModelStore
 
     restaurant = asyncio.run(bootstrap(Settings(rebuild_processes=4),
-                                       events=InMemoryEventStore(),
+                                       event_store=InMemoryEventStore(),
                                        read_models=InMemoryReadModelStore()))
 
     assert restaurant.rebuild_processes == 0

@@ -38,11 +38,11 @@ class Driver:
         self.clock = clock
         here = [consumer for consumer in FLOW if consumer.role in EMBEDDED_ROLES]
         self.feeds = {consumer.name: Subscription(
-            consumer.name, restaurant.events, wired(consumer, restaurant).handle,
+            consumer.name, restaurant.event_store, wired(consumer, restaurant).handle,
             None if consumer.in_log_order else consumer.reads) for consumer in here}
         self.policies = [self.feeds[c.name] for c in here if not c.projection]
         self.projections = SharedSubscription(
-            "projections", restaurant.events,
+            "projections", restaurant.event_store,
             [self.feeds[c.name] for c in here if c.projection])
         # Polled alone by some tests
         self.kitchen, self.views = self.feeds["kitchen"], self.feeds["views"]
@@ -51,7 +51,7 @@ class Driver:
     async def open(cls, **settings: Any) -> Driver:
         clock = VirtualClock()
         restaurant = await bootstrap(Settings(**{"seed": 7, **settings}), clock=clock,
-                                     events=InMemoryEventStore(),
+                                     event_store=InMemoryEventStore(),
                                      read_models=InMemoryReadModelStore())
         driver = cls(restaurant, clock)
         await restaurant.kitchen.start()

@@ -19,7 +19,8 @@ async def client_of(settings: Settings, clock: VirtualClock | None = None,
     """Yields a client of the running restaurant (``app_options`` go to ``create_app``, e.g.
     ``staff_token``); the restaurant stops when the generator is closed."""
     restaurant = await bootstrap(settings, clock=clock or VirtualClock(),
-                                 events=InMemoryEventStore(), read_models=InMemoryReadModelStore())
+                                 event_store=InMemoryEventStore(),
+                                 read_models=InMemoryReadModelStore())
     app = create_app(restaurant=restaurant, **app_options)  # type: ignore[arg-type]
     app.state.restaurant = restaurant  # what the lifespan does
     await restaurant.start()

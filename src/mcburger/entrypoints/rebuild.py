@@ -51,15 +51,15 @@ async def rebuild(settings: Settings, name: str, parent: int) -> int:
                 raise ParentGone(f"process {parent} has ended")
             await consumer.handle(batch)
 
-        feed = Subscription(name, restaurant.events, handle,
+        feed = Subscription(name, restaurant.event_store, handle,
                             None if consumer.declared.in_log_order else consumer.declared.reads)
         feed.position = feed.scanned = await consumer.checkpoint()
         if name == "analytics":  # its memory, as of the last batch: the server restores it
-            restaurant.analytics.snapshot_at = await restaurant.events.last_position()
+            restaurant.analytics.snapshot_at = await restaurant.event_store.last_position()
         # Shared with no one, for its read-ahead: the next batch is read (in the store's
         # thread) while this one is handled
         try:
-            await SharedSubscription(name, restaurant.events, [feed]).poll_once()
+            await SharedSubscription(name, restaurant.event_store, [feed]).poll_once()
         except ConsumerFailed as failed:
             if isinstance(failed.__cause__, ParentGone):
                 raise failed.__cause__ from None

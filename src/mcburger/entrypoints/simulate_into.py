@@ -112,7 +112,7 @@ async def _write(data_dir: Path, settings: Settings, arrivals: Sequence[Arrival]
             raise RuntimeError("the day came out differently the second time")
         read_models = await SQLiteReadModelStore.open(data_dir / READ_MODELS_DB)
         try:
-            await _project(await bootstrap(_embedded(settings, data_dir), events=events,
+            await _project(await bootstrap(_embedded(settings, data_dir), event_store=events,
                                            read_models=read_models), progress)
         finally:
             await read_models.close()
@@ -139,7 +139,7 @@ async def _project(restaurant: Restaurant, progress: Progress) -> None:
                  if consumer.declared.projection]
     for consumer in consumers:
         await consumer.checkpoint()  # analytics rebuilds its memory here (from nothing)
-    log: EventStore = restaurant.events
+    log: EventStore = restaurant.event_store
     last, position = await log.last_position(), 0
     while batch := await log.read_all(position, PROJECTION_BATCH):
         for consumer in consumers:

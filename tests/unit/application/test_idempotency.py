@@ -55,8 +55,8 @@ async def busy(driver: Driver) -> None:
 async def test_the_views_projection_ignores_a_batch_it_already_projected(driver: Driver) -> None:
     await busy(driver)
     r = driver.restaurant
-    ordering = await r.events.read_all(0, 10_000, (ORDERING,))
-    kitchen = await r.events.read_all(0, 10_000, (KITCHEN,))
+    ordering = await r.event_store.read_all(0, 10_000, (ORDERING,))
+    kitchen = await r.event_store.read_all(0, 10_000, (KITCHEN,))
     store = InMemoryReadModelStore()
     projection = ViewsProjection(store, r.menu)
     await projection.handle(ordering)
@@ -79,8 +79,8 @@ async def test_a_redelivery_cut_into_other_batches_changes_no_view(driver: Drive
     the checkpoint. Each read-modify-write must then skip what its document already holds."""
     await busy(driver)
     r = driver.restaurant
-    ordering = await r.events.read_all(0, 10_000, (ORDERING,))
-    kitchen = await r.events.read_all(0, 10_000, (KITCHEN,))
+    ordering = await r.event_store.read_all(0, 10_000, (ORDERING,))
+    kitchen = await r.event_store.read_all(0, 10_000, (KITCHEN,))
     expected_store = InMemoryReadModelStore()
     expected = ViewsProjection(expected_store, r.menu)
     await expected.handle(ordering)
@@ -105,16 +105,16 @@ async def test_the_kitchen_ignores_ordering_events_it_already_handled(driver: Dr
     r = driver.restaurant
     await driver.run_until_quiet()
     await r.ordering.place_order([OrderLine("nuggets", 3)])
-    batch = await r.events.read_all(await r.kitchen.checkpoint(), 1000, (ORDERING,))
-    before = await r.events.last_position()
+    batch = await r.event_store.read_all(await r.kitchen.checkpoint(), 1000, (ORDERING,))
+    before = await r.event_store.last_position()
 
     await r.kitchen.handle_ordering_events(batch)
-    once = await r.events.read_all(0, 10_000)
+    once = await r.event_store.read_all(0, 10_000)
     assert len(once) > before
     assert len([e for e in once if isinstance(e.event, UnitQueued)]) == 3
     await r.kitchen.handle_ordering_events(batch)
 
-    assert await r.events.read_all(0, 10_000) == once
+    assert await r.event_store.read_all(0, 10_000) == once
     assert len((await r.kitchen.kitchen()).queue) == 1  # 2 workers busy, 1 unit waits
 
 
@@ -124,15 +124,15 @@ async def test_ordering_ignores_kitchen_events_it_already_handled(driver: Driver
     assert due is not None
     driver.clock.advance_to(due)
     await r.kitchen.tick()
-    batch = await r.events.read_all(await r.ordering.checkpoint(), 1000, (KITCHEN,))
+    batch = await r.event_store.read_all(await r.ordering.checkpoint(), 1000, (KITCHEN,))
     assert any(isinstance(record.event, UnitPrepared) for record in batch)
 
     await r.ordering.handle_kitchen_events(batch)
-    once = await r.events.read_all(0, 10_000)
+    once = await r.event_store.read_all(0, 10_000)
     assert any(isinstance(record.event, UnitStocked) for record in once)
     await r.ordering.handle_kitchen_events(batch)
 
-    assert await r.events.read_all(0, 10_000) == once
+    assert await r.event_store.read_all(0, 10_000) == once
 
 
 async def test_ordering_moves_an_order_on_only_once_when_started_work_is_redelivered(
@@ -141,12 +141,12 @@ async def test_ordering_moves_an_order_on_only_once_when_started_work_is_redeliv
     await driver.run_until_quiet()
     await r.ordering.place_order([OrderLine("nuggets", 1)])
     await driver.kitchen.poll_once()
-    batch = await r.events.read_all(await r.ordering.checkpoint(), 1000, (KITCHEN,))
+    batch = await r.event_store.read_all(await r.ordering.checkpoint(), 1000, (KITCHEN,))
 
     for _ in range(2):
         await r.ordering.handle_kitchen_events(batch)
 
-    log = await r.events.read_all(0, 10_000)
+    log = await r.event_store.read_all(0, 10_000)
     assert [type(e.event) for e in log].count(OrderStarted) == 1
 
 
@@ -154,17 +154,17 @@ async def test_consumers_restarted_from_the_beginning_change_nothing(driver: Dri
     await busy(driver)
     await driver.run_until_quiet()
     r = driver.restaurant
-    log, documents = await r.events.read_all(0, 10_000), await snapshot(r.read_models)
+    log, documents = await r.event_store.read_all(0, 10_000), await snapshot(r.read_models)
 
     for name, handle, categories in [
             ("ordering", r.ordering.handle_kitchen_events, (KITCHEN,)),
             ("kitchen", r.kitchen.handle_ordering_events, (ORDERING,)),
             ("views", r.views.handle, (ORDERING,)),
             ("views-kitchen", r.views.handle_kitchen, (KITCHEN,))]:
-        again = Subscription(name, r.events, handle, categories, batch_size=7)
+        again = Subscription(name, r.event_store, handle, categories, batch_size=7)
         assert await again.poll_once() > 0
 
-    assert await r.events.read_all(0, 10_000) == log
+    assert await r.event_store.read_all(0, 10_000) == log
     assert await snapshot(r.read_models) == documents
 
 
@@ -176,7 +176,7 @@ async def test_analytics_restarted_rebuilds_its_memory_and_writes_nothing_new(
     documents = await snapshot(r.read_models)
 
     checkpoint = await r.analytics.start()
-    again = Subscription("analytics", r.events, r.analytics.handle)
+    again = Subscription("analytics", r.event_store, r.analytics.handle)
     again.position = checkpoint
 
     assert await again.poll_once() == 0

@@ -21,7 +21,8 @@ from tests.e2e.helpers import wait_until
 
 async def test_a_consumer_that_keeps_falling_behind_makes_health_degraded() -> None:
     restaurant = await bootstrap(Settings(workers=2, seed=1), clock=VirtualClock(),
-                                 events=InMemoryEventStore(), read_models=InMemoryReadModelStore())
+                                 event_store=InMemoryEventStore(),
+                                 read_models=InMemoryReadModelStore())
     stuck = asyncio.Event()
 
     async def never_done(batch: Sequence[RecordedEvent]) -> None:

@@ -29,7 +29,8 @@ HUGE = "9223372036854775808"  # 2**63: past SQLite's integers
 @pytest.fixture
 async def restaurant() -> AsyncIterator[Restaurant]:
     running = await bootstrap(Settings(workers=1, seed=1), clock=VirtualClock(),
-                              events=InMemoryEventStore(), read_models=InMemoryReadModelStore())
+                              event_store=InMemoryEventStore(),
+                              read_models=InMemoryReadModelStore())
     await running.start()
     try:
         yield running
@@ -48,7 +49,7 @@ async def client(restaurant: Restaurant) -> AsyncIterator[httpx.AsyncClient]:
 
 async def nothing_written(restaurant: Restaurant) -> bool:
     """No order and no change to one (the kitchen's own start-up events aside)."""
-    return await restaurant.events.read_stream("ordering-main") == []
+    return await restaurant.event_store.read_stream("ordering-main") == []
 
 
 @pytest.mark.parametrize(("path", "field"), [

@@ -34,7 +34,7 @@ class Services:
         """Let every service take in what there is (bounded; the bus wakes consumers)."""
         for _ in range(400):
             lags = [await r.health.lag() for r in self.by_role.values()]
-            head = await self.by_role["api"].events.last_position()
+            head = await self.by_role["api"].event_store.last_position()
             relay = await self.by_role["relay"].feeds["relay"].lag(head)
             if relay == 0 and all(v == 0 for lag in lags for v in lag.values()):
                 return
@@ -62,7 +62,7 @@ class Services:
 async def services() -> AsyncIterator[Services]:
     clock = VirtualClock()
     events, read_models, bus = InMemoryEventStore(), InMemoryReadModelStore(), InMemoryBus()
-    by_role = {role: await bootstrap(SETTINGS, clock=clock, events=events,
+    by_role = {role: await bootstrap(SETTINGS, clock=clock, event_store=events,
                                      read_models=read_models, bus=bus, roles=frozenset({role}))
                for role in ROLES}
     for restaurant in by_role.values():
@@ -86,7 +86,7 @@ async def test_orders_placed_on_the_api_become_ready_through_the_bus(
         assert order is not None and order["status"] == "READY", order
         assert order["estimated_ready_at"] is not None
     assert (await api.queries.board())["ready"] == numbers
-    log = [record.event for record in await api.events.read_all(0, 100_000)]
+    log = [record.event for record in await api.event_store.read_all(0, 100_000)]
     check_log(log)
     check_quiet(log, 3, [item.id for item in api.menu if item.favorite])
     assert {name: r.supervisor.failures for name, r in services.by_role.items()
@@ -106,7 +106,7 @@ async def test_each_process_runs_only_its_own_consumers(services: Services) -> N
 async def test_the_apis_answer_never_waits_for_the_board_or_analytics() -> None:
     # No board and no analytics process is running: their read models stay behind for good.
     events, read_models, bus = InMemoryEventStore(), InMemoryReadModelStore(), InMemoryBus()
-    by_role = {role: await bootstrap(SETTINGS, clock=VirtualClock(), events=events,
+    by_role = {role: await bootstrap(SETTINGS, clock=VirtualClock(), event_store=events,
                                      read_models=read_models, bus=bus, roles=frozenset({role}))
                for role in ("api", "ordering", "kitchen", "relay")}
     for restaurant in by_role.values():
@@ -131,8 +131,9 @@ async def test_the_apis_answer_never_waits_for_the_board_or_analytics() -> None:
 async def test_a_retry_sent_to_another_api_process_answers_the_same_order() -> None:
     # Two api processes behind a load balancer; the retry of a timed-out POST reaches the other
     events, read_models, bus = InMemoryEventStore(), InMemoryReadModelStore(), InMemoryBus()
-    apis = [await bootstrap(SETTINGS, clock=VirtualClock(), events=events, read_models=read_models,
-                            bus=bus, roles=frozenset({"api"})) for _ in range(2)]
+    apis = [await bootstrap(SETTINGS, clock=VirtualClock(), event_store=events,
+                            read_models=read_models, bus=bus, roles=frozenset({"api"}))
+            for _ in range(2)]
     answers = []
     try:
         for restaurant in apis:

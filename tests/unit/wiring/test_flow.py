@@ -31,7 +31,7 @@ def test_consumer_names_are_unique_and_roles_exist() -> None:
 
 
 async def test_every_row_resolves_in_the_distributed_wiring() -> None:
-    restaurant = await bootstrap(Settings(), clock=VirtualClock(), events=InMemoryEventStore(),
+    restaurant = await bootstrap(Settings(), clock=VirtualClock(), event_store=InMemoryEventStore(),
                                  read_models=InMemoryReadModelStore(), bus=InMemoryBus(),
                                  roles=frozenset(ROLES))
     try:

@@ -146,7 +146,7 @@ async def test_with_exact_times_the_estimate_at_placement_comes_true(tmp_path: P
 
 async def test_an_invalid_order_is_refused_and_nothing_is_recorded(driver: Driver) -> None:
     r = driver.restaurant
-    before = await r.events.last_position()
+    before = await r.event_store.last_position()
 
     with pytest.raises(InvalidOrder):
         await r.ordering.place_order([OrderLine("pizza", 1)])
@@ -154,18 +154,18 @@ async def test_an_invalid_order_is_refused_and_nothing_is_recorded(driver: Drive
         await r.ordering.collect((await r.ordering.place_order(
             [OrderLine("cola", 1)])).order.number)
 
-    assert await r.events.last_position() == before + 2  # OrderPlaced, KitchenUnitsRequested
+    assert await r.event_store.last_position() == before + 2  # OrderPlaced, KitchenUnitsRequested
 
 
 async def test_a_restarted_kitchen_keeps_its_set_up_and_its_work(tmp_path: Path) -> None:
     driver = await Driver.with_fixed_menu(tmp_path, workers=1, speed=60)
     await driver.drain()
     r = driver.restaurant
-    before = await r.events.last_position()
+    before = await r.event_store.last_position()
 
     await r.kitchen.start()  # the same set-up again: nothing new to record
 
-    assert await r.events.last_position() == before
+    assert await r.event_store.last_position() == before
     kitchen = await r.queries.kitchen()
     assert [(w["state"], w["item"]) for w in kitchen["workers"]] == [("busy", "burger")]
 
@@ -182,7 +182,7 @@ async def test_the_started_restaurant_serves_an_order_on_a_virtual_clock() -> No
     # restaurant.start() runs the real subscriptions and timers as tasks; only time is virtual.
     clock = VirtualClock()
     r = await bootstrap(Settings(workers=2, speed=60, seed=3), clock=clock,
-                        events=InMemoryEventStore(), read_models=InMemoryReadModelStore())
+                        event_store=InMemoryEventStore(), read_models=InMemoryReadModelStore())
     await r.start()
     try:
         number = (await r.ordering.place_order([OrderLine("nuggets", 1)])).order.number
@@ -215,7 +215,8 @@ async def test_a_restarted_kitchen_service_rebuilds_the_same_kitchen_from_the_st
 
     setup = KitchenSetup(r.settings.workers, r.settings.favorites_first,
                          r.settings.stock_target, r.settings.speed)
-    fresh = await KitchenService(r.events, driver.clock, r.menu, "main", setup, seed=7).kitchen()
+    fresh = await KitchenService(r.event_store, driver.clock, r.menu, "main", setup,
+                                 seed=7).kitchen()
 
     assert (list(fresh.queue), fresh.working, +fresh.stock, +fresh.owed, +fresh.in_flight) == (
         list(old.queue), old.working, +old.stock, +old.owed, +old.in_flight)
@@ -231,9 +232,9 @@ async def test_units_finished_while_the_kitchen_was_down_carry_their_due_time(
     driver.clock.advance(3600)  # the process was down for an hour
 
     setup = KitchenSetup(1, False, 1, 60)
-    await KitchenService(r.events, driver.clock, r.menu, "main", setup, seed=7).start()
+    await KitchenService(r.event_store, driver.clock, r.menu, "main", setup, seed=7).start()
 
-    prepared = [rec.event for rec in await r.events.read_all(0, 100)
+    prepared = [rec.event for rec in await r.event_store.read_all(0, 100)
                 if isinstance(rec.event, UnitPrepared)]
     assert [p.occurred_at for p in prepared] == [due]
     assert due == driver.clock.now() - timedelta(seconds=3600 - 2)

@@ -42,7 +42,7 @@ async def process(events: InMemoryEventStore, clock: VirtualClock, batch_size: i
                   favorites_first: bool) -> tuple[Restaurant, list[Subscription]]:
     restaurant = await bootstrap(
         Settings(seed=1, workers=2, speed=100, favorites_first=favorites_first), clock=clock,
-        events=events, read_models=InMemoryReadModelStore())
+        event_store=events, read_models=InMemoryReadModelStore())
     await restaurant.kitchen.start()
     feeds = [Subscription("ordering", events, restaurant.ordering.handle_kitchen_events,
                           (KITCHEN,), batch_size),
