@@ -75,15 +75,15 @@ class ViewsProjection:
                                      if (number := getattr(record.event, "number", None))})
         await docs.prefetch(STOCK, {record.event.item for record in batch
                                     if isinstance(record.event, UnitStocked | UnitAllocated)})
-        await self._project(CONSUMER, batch, docs)
+        await self._handle_batch(CONSUMER, batch, docs)
 
     async def handle_kitchen(self, batch: Sequence[RecordedEvent]) -> None:
         """The kitchen's events: the kitchen document and the queue's rows."""
         docs = DocumentBatch(self._read_models)
         await _move_old_queue_to_rows(docs, batch[-1].position)
-        await self._project(KITCHEN_CONSUMER, batch, docs)
+        await self._handle_batch(KITCHEN_CONSUMER, batch, docs)
 
-    async def _project(self, consumer: str, batch: Sequence[RecordedEvent],
+    async def _handle_batch(self, consumer: str, batch: Sequence[RecordedEvent],
                        docs: DocumentBatch) -> None:
         for record in batch:
             await self._apply(docs, record)

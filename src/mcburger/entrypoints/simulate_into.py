@@ -112,7 +112,7 @@ async def _write(data_dir: Path, settings: Settings, arrivals: Sequence[Arrival]
             raise RuntimeError("the day came out differently the second time")
         read_models = await SQLiteReadModelStore.open(data_dir / READ_MODELS_DB)
         try:
-            await _project(await bootstrap(_embedded(settings, data_dir), event_store=events,
+            await _handle_log(await bootstrap(_embedded(settings, data_dir), event_store=events,
                                            read_models=read_models), progress)
         finally:
             await read_models.close()
@@ -133,7 +133,7 @@ async def _write_chunk(events: SQLiteEventStore, chunk: Chunk) -> None:
         await events.save_snapshot(snapshot)
 
 
-async def _project(restaurant: Restaurant, progress: Progress) -> None:
+async def _handle_log(restaurant: Restaurant, progress: Progress) -> None:
     """Hand the whole log to the read-model consumers, each the categories it follows."""
     consumers = [consumer for consumer in restaurant.consumers().values()
                  if consumer.declared.projection]
