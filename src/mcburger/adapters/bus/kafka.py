@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection, Sequence
 from typing import Any
 
@@ -33,8 +34,28 @@ _COMMIT_LOST = (CommitFailedError, IllegalGenerationError, RebalanceInProgressEr
                 UnknownMemberIdError)
 
 
+class _RetriedAsWarning(logging.Filter):
+    """aiokafka logs a group-coordinator request that failed with a *retriable* error at ERROR,
+    then retries it. At every clean start the broker's coordinator is still loading
+    (``GroupCoordinatorNotAvailableError`` for about a second), so each service's log opened
+    with alarming ERROR lines that needed no one. Those become WARNING; a non-retriable error
+    stays ERROR."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.args[0] if isinstance(record.args, tuple) and record.args else None
+        if record.levelno == logging.ERROR and getattr(error, "retriable", False):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
+_COORDINATOR_LOG = "aiokafka.consumer.group_coordinator"
+_RETRIED_AS_WARNING = _RetriedAsWarning()
+
+
 class KafkaBus(Bus):
     def __init__(self, bootstrap: str, client_id: str = "mcburger") -> None:
+        # Once per process (a logger keeps one copy of a filter object)
+        logging.getLogger(_COORDINATOR_LOG).addFilter(_RETRIED_AS_WARNING)
         self.bootstrap = bootstrap
         self._client_id = client_id
         self._producer: AIOKafkaProducer | None = None
