@@ -19,21 +19,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import psycopg
 from _server import (
-    HOST,
     ROOT,
     command_line,
-    free_port,
     machine,
     print_machine,
     spread,
@@ -88,28 +82,16 @@ async def measure(url: str, sizes: list[int], batch: int, run: int) -> dict[int,
 
 
 @contextlib.contextmanager
-def ferretdb(handler: str, work: Path) -> Iterator[str]:
-    """A FerretDB on ``handler`` (sqlite: files under ``work``; postgresql: a throwaway
-    cluster of tests.contract.postgres_server, durable as dev-up's); yields its MongoDB URL."""
+def ferretdb(handler: str) -> Iterator[str]:
+    """A FerretDB on ``handler`` (tests.contract.ferretdb_server's; for postgresql, over a
+    throwaway cluster durable as dev-up's); yields its MongoDB URL."""
+    from tests.contract.ferretdb_server import throwaway_ferretdb
+    from tests.contract.postgres_server import throwaway_cluster
+
     with contextlib.ExitStack() as stack:
-        if handler == "sqlite":
-            backend = [f"--sqlite-url=file:{work}/"]
-        else:
-            from tests.contract.postgres_server import throwaway_cluster
-            admin = stack.enter_context(throwaway_cluster(durable=True))
-            with psycopg.connect(admin, autocommit=True) as connection:
-                connection.execute("CREATE DATABASE ferretdb")
-            backend = [f"--postgresql-url={admin.rsplit('/', 1)[0]}/ferretdb"]
-        port = free_port()
-        server = subprocess.Popen(
-            [str(BINARY), f"--handler={handler}", *backend, f"--listen-addr={HOST}:{port}",
-             "--telemetry=disable"],
-            stdout=subprocess.DEVNULL, stderr=(work / f"ferretdb-{handler}.log").open("w"))
-        try:
-            yield f"mongodb://{HOST}:{port}/"
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+        admin = (None if handler == "sqlite"
+                 else stack.enter_context(throwaway_cluster(durable=True)))
+        yield stack.enter_context(throwaway_ferretdb(BINARY, admin))
 
 
 def main() -> None:
@@ -124,19 +106,15 @@ def main() -> None:
         sys.exit(f"{BINARY} not found: run scripts/install-ferretdb")
     info = machine()
     print_machine(info)
-    work = Path(tempfile.mkdtemp(prefix="mcburger-readmodel-writes-"))
     runs: dict[str, list[dict[int, dict[str, float]]]] = {}
-    try:
-        for handler in args.handlers:
-            with ferretdb(handler, work) as url:
-                for run in range(1, args.runs + 1):
-                    found = asyncio.run(measure(url, args.sizes, args.batch, run))
-                    runs.setdefault(handler, []).append(found)
-                    print(f"  {handler} run {run}/{args.runs}: " + ", ".join(
-                        f"{size}: guarded {f['guarded_ms']:.2f} ms, bare _id "
-                        f"{f['bare_id_ms']:.2f} ms" for size, f in found.items()), flush=True)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    for handler in args.handlers:
+        with ferretdb(handler) as url:
+            for run in range(1, args.runs + 1):
+                found = asyncio.run(measure(url, args.sizes, args.batch, run))
+                runs.setdefault(handler, []).append(found)
+                print(f"  {handler} run {run}/{args.runs}: " + ", ".join(
+                    f"{size}: guarded {f['guarded_ms']:.2f} ms, bare _id "
+                    f"{f['bare_id_ms']:.2f} ms" for size, f in found.items()), flush=True)
     table = {handler: {size: {name: spread([run[size][name] for run in handler_runs])
                               for name in ("guarded_ms", "bare_id_ms")}
                        for size in args.sizes}

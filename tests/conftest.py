@@ -5,7 +5,6 @@ and stopped at the end (or skipped with the reason when it cannot be had)."""
 from collections.abc import Iterator
 
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
 # The contract suites live in modules that are not test_*.py: have pytest rewrite their asserts.
 pytest.register_assert_rewrite(
@@ -17,7 +16,7 @@ pytest.register_assert_rewrite(
 )
 
 from tests.contract.ferretdb_server import mongo_server  # noqa: E402
-from tests.contract.postgres_server import fresh_database, postgres_server  # noqa: E402
+from tests.contract.postgres_server import postgres_server  # noqa: E402
 from tests.support.kafka_server import KafkaBroker, kafka_broker  # noqa: E402
 
 
@@ -38,13 +37,7 @@ def mongo() -> Iterator[str]:
 @pytest.fixture(scope="session")
 def mongo_on_postgres(postgres: str) -> Iterator[str]:
     """The URL of a FerretDB storing in the session's PostgreSQL, as scripts/dev-up runs it."""
-    found = conninfo_to_dict(fresh_database(postgres))
-    user = f"{found['user']}@" if found.get("user") else ""  # FerretDB takes URLs only
-    password = found.get("password")
-    if password:
-        user = f"{found['user']}:{password}@"
-    database = f"postgres://{user}{found['host']}:{found.get('port', 5432)}/{found['dbname']}"
-    with mongo_server(postgresql_url=database) as url:
+    with mongo_server(postgres_admin_url=postgres) as url:
         yield url
 
 

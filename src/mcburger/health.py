@@ -38,10 +38,12 @@ class Health:
     feeds: dict[str, Feed] = field(default_factory=dict)  # the running consumers, by name
     lag_watch: LagWatch = field(default_factory=LagWatch)
 
-    async def lag(self) -> dict[str, int]:
-        """Per consumer: events (log) or messages (bus) not yet taken in; also sets the
-        ``consumer_lag`` gauge of each."""
-        head = await self.event_store.last_position()
+    async def lag(self, head: int | None = None) -> dict[str, int]:
+        """Per consumer: events (log) or messages (bus) not yet taken in, up to ``head`` (the
+        log's last position, read here when not given); also sets the ``consumer_lag`` gauge
+        of each."""
+        if head is None:
+            head = await self.event_store.last_position()
         lags = {name: await feed.lag(head) for name, feed in self.feeds.items()}
         for name, value in lags.items():
             self.metrics.consumer_lag.labels(name).set(value)
@@ -75,10 +77,10 @@ class Health:
         """The body of ``GET /healthz`` (``HealthOut``)."""
         dependencies = await self.dependencies()
         reachable = all(state == "ok" for state in dependencies.values())
-        lag = await self.lag() if reachable else {}
+        head = await self.event_store.last_position() if dependencies["event_store"] == "ok" else -1
+        lag = await self.lag(head) if reachable else {}
         failures = self.supervisor.recent_failures()
         behind = self.lag_watch.falling_behind()
-        head = await self.event_store.last_position() if dependencies["event_store"] == "ok" else -1
         return {"status": "degraded" if failures or behind or not reachable else "ok",
                 "restaurant_id": self.restaurant_id,
                 "roles": sorted(self.roles), "dependencies": dependencies,

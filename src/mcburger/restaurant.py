@@ -123,8 +123,8 @@ class Restaurant:
         """The log (the relay, and every consumer without a bus), else the consumer's topics."""
         declared = consumer.declared
         if self.bus is None or declared.kind is Kind.RELAY:
-            categories = None if declared.in_log_order else declared.reads
-            return Subscription(declared.name, self.event_store, consumer.handle, categories)
+            return Subscription(declared.name, self.event_store, consumer.handle,
+                                declared.log_categories)
         group = f"{declared.name}.{self.settings.restaurant_id}"
         topics = [topic_of_category(category) for category in declared.reads]
         return BusSubscription(declared.name, self.bus.consumer(group, topics), self.codec,
@@ -144,8 +144,7 @@ class Restaurant:
         """The projections following the log, on one read of it (one task, ``projections``);
         those far behind may first be rebuilt in worker processes, and join it after."""
         feeds = {name: Subscription(name, self.event_store, consumer.handle,
-                                    None if consumer.declared.in_log_order
-                                    else consumer.declared.reads)
+                                    consumer.declared.log_categories)
                  for name, consumer in projections.items()}
         self.feeds.update(feeds)
 

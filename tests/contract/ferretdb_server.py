@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
+from tests.contract.postgres_server import fresh_database as fresh_postgres_database
 from tests.support.servers import free_port, tail
 
 URL_VARIABLE = "MCBURGER_TEST_MONGO_URL"
@@ -34,17 +36,17 @@ STARTUP_TIMEOUT = 15.0
 
 
 @contextlib.contextmanager
-def mongo_server(postgresql_url: str | None = None) -> Iterator[str]:
+def mongo_server(postgres_admin_url: str | None = None) -> Iterator[str]:
     """Yield a MongoDB URL; skip the calling test when no server can be had. With
-    ``postgresql_url`` (a database of its own), a FerretDB that stores there, as scripts/dev-up
-    runs it, even when ``MCBURGER_TEST_MONGO_URL`` names a server."""
-    if postgresql_url is None and (url := os.environ.get(URL_VARIABLE)):
+    ``postgres_admin_url``, a FerretDB storing in a new database of that PostgreSQL, as
+    scripts/dev-up runs it, even when ``MCBURGER_TEST_MONGO_URL`` names a server."""
+    if postgres_admin_url is None and (url := os.environ.get(URL_VARIABLE)):
         yield url
         return
     binary = Path(os.environ.get(BINARY_VARIABLE) or DEFAULT_BINARY)
     if not os.access(binary, os.X_OK):
         pytest.skip(f"{binary} not found; {HOW_TO_GET_ONE}")
-    with _throwaway_ferretdb(binary, postgresql_url) as url:
+    with throwaway_ferretdb(binary, postgres_admin_url) as url:
         yield url
 
 
@@ -54,7 +56,12 @@ def fresh_database() -> str:
 
 
 @contextlib.contextmanager
-def _throwaway_ferretdb(binary: Path, postgresql_url: str | None) -> Iterator[str]:
+def throwaway_ferretdb(binary: Path, postgres_admin_url: str | None = None) -> Iterator[str]:
+    """A FerretDB of ``binary`` on a free port of 127.0.0.1, yielding its MongoDB URL: over
+    SQLite in a temporary directory, or, with ``postgres_admin_url``, over PostgreSQL in a new
+    database of that server. Stopped and its directory removed afterwards."""
+    postgresql_url = None if postgres_admin_url is None else _ferretdb_url(
+        fresh_postgres_database(postgres_admin_url))
     root = Path(tempfile.mkdtemp(prefix="mcburger-ferretdb-"))
     port = free_port()
     log = root / "server.log"
@@ -92,3 +99,13 @@ def _wait_until_listening(server: subprocess.Popen[bytes], port: int, log: Path)
             return
         time.sleep(0.05)
     raise RuntimeError(f"FerretDB did not listen within {STARTUP_TIMEOUT}s:\n{tail(log)}")
+
+
+def _ferretdb_url(conninfo: str) -> str:
+    """A psycopg conninfo as the URL FerretDB takes (it reads no key=value strings)."""
+    found = conninfo_to_dict(conninfo)
+    user = found.get("user") or ""
+    if found.get("password"):
+        user = f"{user}:{found['password']}"
+    at = f"{user}@" if user else ""
+    return f"postgres://{at}{found['host']}:{found.get('port', 5432)}/{found['dbname']}"

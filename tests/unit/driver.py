@@ -39,7 +39,7 @@ class Driver:
         here = [consumer for consumer in FLOW if consumer.role in EMBEDDED_ROLES]
         self.feeds = {consumer.name: Subscription(
             consumer.name, restaurant.event_store, wired(consumer, restaurant).handle,
-            None if consumer.in_log_order else consumer.reads) for consumer in here}
+            consumer.log_categories) for consumer in here}
         self.policies = [self.feeds[c.name] for c in here if not c.projection]
         self.projections = SharedSubscription(
             "projections", restaurant.event_store,

@@ -50,6 +50,12 @@ class Consumer:
     in_log_order: bool = False
 
     @property
+    def log_categories(self) -> tuple[str, ...] | None:
+        """What its subscription to the log filters on: nothing (None) when it needs every
+        category in the log's order, else the categories it reads."""
+        return None if self.in_log_order else self.reads
+
+    @property
     def projection(self) -> bool:
         """Writes read models only: following the log, a process's projections share one read
         of it, while a policy keeps its own and never waits for a projection."""

@@ -52,7 +52,7 @@ async def rebuild(settings: Settings, name: str, parent: int) -> int:
             await consumer.handle(batch)
 
         feed = Subscription(name, restaurant.event_store, handle,
-                            None if consumer.declared.in_log_order else consumer.declared.reads)
+                            consumer.declared.log_categories)
         feed.position = feed.scanned = await consumer.checkpoint()
         if name == "analytics":  # its memory, as of the last batch: the server restores it
             restaurant.analytics.snapshot_at = await restaurant.event_store.last_position()
