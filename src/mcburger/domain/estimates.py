@@ -6,13 +6,20 @@ durations instead of random ones: in-flight units finish at their expected time,
 are made in FIFO order of placement by the earliest free worker (favourite refills first under
 FF.1), and each unit of an item goes to the oldest order waiting for that item. An order's
 estimate is when its last missing unit is expected.
+
+Under FF.1 a refill also jumps ahead of the queue whenever a *later* customer takes a favourite
+from stock, so the plan interleaves the refills that ``FavouriteDemand`` foresees at the rate
+it learned from the log: a queued unit's start is pushed back by the favourite work expected to
+arrive before it (for a FIFO class behind a priority class, the wait stretches by about
+``1 / (1 - favourite load)``: the "delay busy period" of priority queueing).
 """
 
 from __future__ import annotations
 
+import bisect
 import heapq
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -52,25 +59,100 @@ class ItemTimes:
         return self.total[item] / self.count[item] if self.count[item] else None
 
 
+class FavouriteDemand:
+    """How fast later customers take favourites from stock (or from a refill already in
+    preparation): under FF.1 each such unit is a refill made before any queued order unit.
+
+    Learned from the log over the last ``window`` takings (``UnitAllocated`` from stock and
+    ``UnitsCovered``), so it follows the hour's mix and pace; O(window) memory. ``rates``
+    changes only when a taking is observed (never with the clock), so a plan made with it
+    stays valid between takings. Rates are per wall second at the speed of the takings.
+    """
+
+    def __init__(self, window: int = 100, min_span_seconds: float = 1800.0) -> None:
+        self.window = window
+        # A few takings close together say little about the hour's pace: the rate is counted
+        # over at least this much kitchen time (more, once the window spans more).
+        self.min_span_seconds = min_span_seconds
+        self.speed = 1.0
+        self.taken: deque[tuple[datetime, str, int]] = deque(maxlen=window)
+        self._rates: dict[str, float] = {}
+
+    def observe(self, at: datetime, item: str, quantity: int) -> None:
+        """``quantity`` units of favourite ``item`` were taken at ``at``."""
+        if self.taken and at < self.taken[-1][0]:
+            at = self.taken[-1][0]  # another process's clock may lag a little
+        self.taken.append((at, item, quantity))
+        self._rates = self._measure()
+
+    def rates(self) -> dict[str, float]:
+        """Units per second, by favourite (empty until two takings span some time)."""
+        return self._rates
+
+    @property
+    def last(self) -> datetime | None:
+        """When the newest taking was: foreseen takings follow it at the learned pace."""
+        return self.taken[-1][0] if self.taken else None
+
+    def _measure(self) -> dict[str, float]:
+        if len(self.taken) < 2:
+            return {}
+        span = max((self.taken[-1][0] - self.taken[0][0]).total_seconds(),
+                   self.min_span_seconds / self.speed)
+        units: dict[str, float] = defaultdict(float)
+        for index, (_, item, quantity) in enumerate(self.taken):
+            if index:  # the span starts at the first taking: count the ones after it
+                units[item] += quantity
+        return {item: count / span for item, count in units.items()}
+
+    def state(self) -> list[list[object]]:
+        return [[at.isoformat(), item, quantity] for at, item, quantity in self.taken]
+
+    def restore(self, state: Sequence[Sequence[object]]) -> None:
+        self.taken.clear()
+        for at, item, quantity in state:
+            self.taken.append((datetime.fromisoformat(str(at)), str(item), int(str(quantity))))
+        self._rates = self._measure()
+
+
+# The favourite work a forecast lets jump ahead, at most this share of the workers: demand
+# beyond it empties the stock, and from then on it waits in the queue like any order unit.
+MAX_REFILL_LOAD = 0.9
+
+
 def estimate_ready_times(now: datetime, ordering: Ordering, kitchen: Kitchen,
                          expected: Mapping[str, float] | ItemTimes,
-                         unaccepted: Sequence[tuple[str, int]] = ()) -> dict[int, datetime]:
+                         unaccepted: Sequence[tuple[str, int]] = (),
+                         demand: FavouriteDemand | None = None) -> dict[int, datetime]:
     """Expected ready time of every order still waiting for units, keyed by order number.
 
     ``unaccepted`` lists ``(item, quantity)`` requests ordering made that the kitchen has not
-    queued yet (an observer a little behind the kitchen), in placement order.
+    queued yet (an observer a little behind the kitchen), in placement order. ``demand``:
+    how fast later customers take favourites from stock (used under FF.1 only).
     """
-    return dict(Forecast().estimate(now, ordering, kitchen, expected, unaccepted))
+    return dict(Forecast().estimate(now, ordering, kitchen, expected, unaccepted, demand))
 
 
 class Estimates(Mapping[int, datetime]):
-    """Ready times by order number, computed from the forecast's offsets when asked."""
+    """Ready times by order number, computed from the forecast's offsets when asked, and
+    each one's spread."""
 
-    def __init__(self, origin: datetime, offsets: dict[int, float]) -> None:
-        self._origin, self._offsets = origin, offsets
+    def __init__(self, origin: datetime, offsets: dict[int, float],
+                 spread: Callable[[int, float], float] = lambda _n, _s: 0.0,
+                 now: datetime | None = None) -> None:
+        self._origin, self._offsets, self._spread = origin, offsets, spread
+        # the plan may be older than the question: spreads grow with the time still ahead
+        self._elapsed = 0.0 if now is None else (now - origin).total_seconds()
 
     def __getitem__(self, number: int) -> datetime:
         return self._origin + timedelta(seconds=self._offsets[number])
+
+    def spread(self, number: int) -> float:
+        """The model's standard deviation of order ``number``'s ready time, seconds: the
+        spread of the preparation times ahead of it and, under FF.1, of the favourite demand
+        that will jump ahead of it (a delay busy period, see ``Forecast``). A scale for
+        ``Calibration``, not a calibrated figure itself."""
+        return self._spread(number, self._elapsed)
 
     def __iter__(self) -> Iterator[int]:
         return iter(self._offsets)
@@ -106,35 +188,56 @@ class Forecast:
         self._supply: dict[str, list[float]] = {}
         self._ready: dict[int, float] = {}
         self._appended: list[tuple[int, str, int, int]] = []  # (number, item, first, quantity)
+        self._demand: tuple[tuple[str, float], ...] = ()  # the rates the plan foresees
+        self._anchor: datetime | None = None  # the newest real taking they follow
+        # the next foreseen taking of each favourite: (seconds from the origin, item, gap)
+        self._takings: list[tuple[float, str, float]] = []
+        self._held: dict[str, int] = {}  # favourites still owed: no taking until supplied
+        self._last_item: dict[int, str] = {}  # the item each order's ready time waits on
+        self._variances: dict[str, float] = {}  # of one unit's time, by item (s^2)
+        self._variance_rate = 0.0  # variance the ready time gains per second of plan (s)
 
     def requested(self, number: int, item: str, first: int, quantity: int) -> None:
         """Ordering asked the kitchen for ``quantity`` units of ``item`` for order ``number``;
         they wait at ``first``.. of ``ordering.waiting[item]``."""
         self._appended.append((number, item, first, quantity))
+        if any(item == favourite for favourite, _ in self._demand):
+            self.stale = True  # later takings of it wait for this one: plan them again
 
     def estimate(self, now: datetime, ordering: Ordering, kitchen: Kitchen,
                  expected: Mapping[str, float] | ItemTimes,
                  unaccepted: Sequence[tuple[str, int]]
-                 | Callable[[], Sequence[tuple[str, int]]] = ()) -> Estimates:
+                 | Callable[[], Sequence[tuple[str, int]]] = (),
+                 demand: FavouriteDemand | None = None) -> Estimates:
         """Every waiting order's expected ready time as of ``now`` (``changed`` tells which
         ones moved since the previous call: all after a whole simulation). ``unaccepted``
-        (or a function giving it, asked only for a whole simulation): as for
+        (or a function giving it, asked only for a whole simulation) and ``demand``: as for
         ``estimate_ready_times``."""
-        refills = tuple(kitchen.refill_need(f.id) for f in kitchen.menu.favorites
-                        ) if kitchen.setup.favorites_first else ()
+        ff1 = kitchen.setup.favorites_first
+        refills = tuple(kitchen.refill_need(f.id) for f in kitchen.menu.favorites) if ff1 else ()
+        rates = tuple(sorted(demand.rates().items())) if ff1 and demand else ()
+        anchor = demand.last if rates and demand else None
         if (self.stale or self._origin is None or self._valid_until is None
-                or now > self._valid_until or refills != self._refills):
+                or now > self._valid_until or refills != self._refills
+                or rates != self._demand or anchor != self._anchor):
             self._simulate(now, ordering, kitchen, expected,
-                           unaccepted() if callable(unaccepted) else unaccepted, refills)
+                           unaccepted() if callable(unaccepted) else unaccepted, refills, rates,
+                           anchor)
             self.changed = None
         else:
             self.changed = self._extend()
         assert self._origin is not None
-        return Estimates(self._origin, self._ready)
+        return Estimates(self._origin, self._ready, self._spread, now)
+
+    def _spread(self, number: int, elapsed: float) -> float:
+        offset = self._ready.get(number, 0.0) - elapsed  # seconds still ahead
+        own = self._variances.get(self._last_item.get(number, ""), 0.0)
+        return math.sqrt(own + offset * self._variance_rate) if offset > 0 else 0.0
 
     def _simulate(self, now: datetime, ordering: Ordering, kitchen: Kitchen,
                   expected: Mapping[str, float] | ItemTimes,
-                  unaccepted: Sequence[tuple[str, int]], refills: tuple[int, ...]) -> None:
+                  unaccepted: Sequence[tuple[str, int]], refills: tuple[int, ...],
+                  rates: tuple[tuple[str, float], ...], anchor: datetime | None) -> None:
         self.simulations += 1
         self.stale, self._appended, self._origin, self._refills = False, [], now, refills
         self._seconds = ({item.id: expected.expected(item.id) for item in kitchen.menu}
@@ -169,6 +272,17 @@ class Forecast:
         self._supply = supply
         self._valid_until = (now + timedelta(seconds=valid) if valid < math.inf
                              else datetime.max.replace(tzinfo=now.tzinfo))
+        self._demand, self._anchor = rates, anchor  # takings start after the units made
+        self._variances = {item.id: item.variance_seconds ** 2 / 3 / kitchen.setup.speed ** 2
+                           for item in kitchen.menu}  # uniform on base +- variance
+        owed = {item: len(waiting) for item, waiting in ordering.waiting.items()}
+        self._takings, self._held = self._foreseen_takings(
+            rates, kitchen.setup.workers, owed, 0.0 if anchor is None
+            else (anchor - now).total_seconds())
+        if self._takings:  # once the first foreseen taking is due, plan again
+            self._valid_until = min(self._valid_until,
+                                    now + timedelta(seconds=self._takings[0][0]))
+        self._variance_rate = self._spread_per_second(rates, kitchen.setup.workers)
         if kitchen.setup.favorites_first:
             for favourite, need in zip(kitchen.menu.favorites, refills, strict=True):
                 for _ in range(need):
@@ -180,26 +294,86 @@ class Forecast:
         for item, quantity in unaccepted:
             for _ in range(quantity):
                 self._make(item)
-        self._ready = {}
+        self._ready, self._last_item = {}, {}
         for item, waiting in ordering.waiting.items():
             for index, number in enumerate(waiting):
-                self._ready[number] = max(self._ready.get(number, 0.0), self._unit(item, index))
+                self._wait_for(number, item, index)
+
+    def _wait_for(self, number: int, item: str, index: int) -> None:
+        at = self._unit(item, index)
+        if at >= self._ready.get(number, 0.0):
+            self._ready[number], self._last_item[number] = at, item
 
     def _extend(self) -> set[int]:
         changed = set()
         for number, item, first, quantity in self._appended:
             for _ in range(quantity):
                 self._make(item)
-            self._ready[number] = max(self._ready.get(number, 0.0),
-                                      self._unit(item, first + quantity - 1))
+            self._wait_for(number, item, first + quantity - 1)
             changed.add(number)
         self._appended = []
         return changed
 
+    def _scaled(self, rates: tuple[tuple[str, float], ...],
+                workers: int) -> list[tuple[str, float]]:
+        """The rates, scaled down to at most ``MAX_REFILL_LOAD`` of the workers' time."""
+        known = [(item, rate) for item, rate in rates if rate > 0 and item in self._seconds]
+        load = sum(rate * self._seconds[item] for item, rate in known)
+        scale = min(1.0, MAX_REFILL_LOAD * max(1, workers) / load) if load > 0 else 1.0
+        return [(item, rate * scale) for item, rate in known]
+
+    def _foreseen_takings(self, rates: tuple[tuple[str, float], ...], workers: int,
+                          owed: Mapping[str, int], anchor: float,
+                          ) -> tuple[list[tuple[float, str, float]], dict[str, int]]:
+        """The first foreseen taking of each favourite after now: the takings follow the
+        newest real one (``anchor`` seconds from now, <= 0) at ``(k + 1/2)`` gaps, so the
+        count by any time is the rate times it, rounded, and the plan does not depend on
+        when it was made. A favourite orders still wait for is held until the plan has made
+        their units (until then its stock is empty, and a later customer's unit waits in the
+        queue behind this one)."""
+        takings, held = [], {}
+        for item, rate in self._scaled(rates, workers):
+            made = len(self._supply.get(item, ()))
+            if owed.get(item, 0) > made:
+                held[item] = owed[item]
+                continue
+            gap = 1 / rate
+            first = anchor + 0.5 * gap
+            if first <= 0:
+                first += (math.floor(-first / gap) + 1) * gap
+            takings.append((first, item, gap))
+        heapq.heapify(takings)
+        return takings, held
+
+    def _spread_per_second(self, rates: tuple[tuple[str, float], ...], workers: int) -> float:
+        """Variance a ready time gains per second of plan (s^2 / s): the preparation times of
+        the units made meanwhile, ``mean(var / time) / workers``, plus under FF.1 the demand
+        that jumps ahead, ``sum(rate x time^2) / (workers - load)^2``: the variance of a delay
+        busy period over its mean (Takacs), for the workers pooled as one."""
+        seconds = [s for s in self._seconds.values() if s > 0]
+        preparing = (sum(self._variances.get(item, 0.0) / s for item, s in self._seconds.items()
+                         if s > 0) / len(seconds) / max(1, workers)) if seconds else 0.0
+        scaled = self._scaled(rates, workers)
+        load = sum(rate * self._seconds[item] for item, rate in scaled)
+        demand = (sum(rate * self._seconds[item] ** 2 for item, rate in scaled)
+                  / (max(1, workers) - load) ** 2) if scaled else 0.0
+        return preparing + demand
+
     def _make(self, item: str) -> None:
         start = heapq.heappop(self._free_at)
+        # Under FF.1, a worker free at ``start`` first refills what later customers took.
+        while self._takings and self._takings[0][0] <= start:
+            at, favourite, gap = self._takings[0]
+            heapq.heapreplace(self._takings, (at + gap, favourite, gap))
+            heapq.heappush(self._free_at, start + self._seconds[favourite])
+            start = heapq.heappop(self._free_at)
         heapq.heappush(self._free_at, start + self._seconds[item])
-        self._supply.setdefault(item, []).append(start + self._seconds[item])
+        made = self._supply.setdefault(item, [])
+        made.append(start + self._seconds[item])
+        if item in self._held and len(made) >= self._held[item]:  # owed units all planned
+            del self._held[item]
+            rate = dict(self._scaled(self._demand, len(self._free_at)))[item]
+            heapq.heappush(self._takings, (made[-1] + 0.5 / rate, item, 1 / rate))
 
     def _unit(self, item: str, index: int) -> float:
         """When the ``index``-th unit ordering waits for of ``item`` comes out (s)."""
@@ -208,3 +382,105 @@ class Forecast:
             return times[index]
         # more owed than supplied can only be a view lagging behind: assume one more round
         return (times[-1] if times else 0.0) + self._seconds[item] * (index - len(times) + 1)
+
+
+# The standard normal's 10th, 50th and 90th percentiles: the range before anything is learned.
+NORMAL_QUANTILES = (-1.2816, 0.0, 1.2816)
+
+
+class Calibration:
+    """The estimate's range, learned from how wrong past estimates were (split conformal
+    prediction, normalised by the model's spread: Papadopoulos et al. 2008; Lei et al. 2018).
+
+    Each order that becomes READY adds the error of its estimate at placement, in units of the
+    spread the model gave it: ``z = (actual - estimated) / spread``. The range of a new
+    estimate is ``estimated + q x spread`` for the 10th and 90th percentiles ``q`` of the last
+    ``window`` such errors, and its point the 50th (the median minimises the absolute error,
+    and corrects a bias the model may have): so 8 orders in 10 fall inside it, whatever the
+    mode, as long as the recent past is like the near future. Until ``min_count`` errors are
+    in, the standard normal's quantiles. O(window) memory; a new error costs O(window).
+    """
+
+    def __init__(self, window: int = 300, min_count: int = 30) -> None:
+        self.window, self.min_count = window, min_count
+        self.errors: deque[float] = deque()
+        self._sorted: list[float] = []
+        self.observed = 0  # errors taken in so far: when it moves, every range may move
+
+    def observe(self, actual: float, estimated: float, spread: float) -> None:
+        """An order estimated ``estimated`` seconds after its placement, with ``spread``, was
+        ready ``actual`` seconds after it (an estimate with no spread teaches nothing)."""
+        if spread <= 0:
+            return
+        error = (actual - estimated) / spread
+        self.observed += 1
+        self.errors.append(error)
+        bisect.insort(self._sorted, error)
+        if len(self.errors) > self.window:
+            self._sorted.pop(bisect.bisect_left(self._sorted, self.errors.popleft()))
+
+    def quantiles(self) -> tuple[float, float, float]:
+        """The 10th, 50th and 90th percentiles of the standardised errors."""
+        values = self._sorted
+        if len(values) < self.min_count:
+            return NORMAL_QUANTILES
+        return (_quantile(values, 0.1), _quantile(values, 0.5), _quantile(values, 0.9))
+
+    def range(self, offset: float, spread: float) -> tuple[float, float, float]:
+        """``(low, point, high)`` seconds from now for a model estimate ``offset`` seconds
+        from now with ``spread``: ordered, none before now."""
+        low, middle, high = (max(0.0, offset + q * spread) for q in self.quantiles())
+        return low, max(low, middle), max(low, middle, high)
+
+    def state(self) -> list[float]:
+        return list(self.errors)
+
+    def restore(self, errors: Sequence[float]) -> None:
+        self.errors, self._sorted = deque(), []
+        for error in errors:
+            self.errors.append(float(error))
+        self._sorted = sorted(self.errors)
+
+
+def _quantile(values: Sequence[float], fraction: float) -> float:
+    """Linear interpolation between the closest ranks of sorted ``values``."""
+    at = fraction * (len(values) - 1)
+    below = int(at)
+    above = min(below + 1, len(values) - 1)
+    return values[below] + (values[above] - values[below]) * (at - below)
+
+
+# How long before READY the latest estimate is judged (kitchen seconds): 5, 2 and 1 minute.
+BEFORE_READY = (300, 120, 60)
+
+
+def errors_before_ready(placed: datetime, ready: datetime,
+                        history: Sequence[tuple[datetime, datetime]],
+                        speed: float = 1.0) -> dict[int, float]:
+    """Actual minus the latest estimated ready time ``s`` kitchen seconds before READY, in
+    kitchen seconds, for each ``s`` of ``BEFORE_READY`` the order was already placed at.
+    ``history`` lists (when, estimated ready time) in time order, each time it moved."""
+    errors = {}
+    for before in BEFORE_READY:
+        then = ready - timedelta(seconds=before / speed)
+        if placed > then:
+            continue
+        latest = None
+        for when, at in history:
+            if when > then:
+                break
+            latest = at
+        if latest is not None:
+            errors[before] = (ready - latest).total_seconds() * speed
+    return errors
+
+
+def forget_before(history: list[tuple[datetime, datetime]], now: datetime,
+                  speed: float = 1.0) -> None:
+    """Drop what ``errors_before_ready`` can no longer need once the order is READY (at
+    ``now`` or later): every entry older than the longest horizon but the newest of them."""
+    then = now - timedelta(seconds=max(BEFORE_READY) / speed)
+    older = 0
+    while older + 1 < len(history) and history[older + 1][0] <= then:
+        older += 1
+    del history[:older]

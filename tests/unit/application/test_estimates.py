@@ -313,7 +313,7 @@ def test_the_forecast_kept_between_events_equals_one_simulated_afresh(
             kept = mirror.estimate(event.occurred_at)
             afresh = estimate_ready_times(
                 event.occurred_at, mirror.ordering, mirror.kitchen, mirror.times,
-                [(item, q) for _, item, q in mirror.unaccepted.values()])
+                [(item, q) for _, item, q in mirror.unaccepted.values()], mirror.demand)
             assert kept.keys() == afresh.keys()
             for number, at in afresh.items():
                 # the same but for rounding to the microseconds a datetime holds

@@ -109,12 +109,21 @@ class Analytics:
         # one a partial commit wrote ahead of the checkpoint holds the same value). Without a
         # snapshot (the first start after an upgrade) that is every document, once.
         after = self.estimates.estimated_up_to() if position else 0
+        open_before = set(self.estimates.open_numbers())
         stored = {doc["number"]: doc
                   for doc in await self._read_models.find(ESTIMATES, after_seq=after)}
         for number, document in stored.items():
+            if document.get("model_spread_seconds"):  # the replayed READY calibrates with it
+                self.estimates.mirror.remember_placement(
+                    number, datetime.fromisoformat(document["model_estimate_at_placement"]),
+                    float(document["model_spread_seconds"]))
+            between = (document.get("promised_ready_from"), document.get("promised_ready_by"))
             self.measured.estimated_at_placement(
-                number, datetime.fromisoformat(document["estimated_at_placement"]))
+                number, datetime.fromisoformat(document["estimated_at_placement"]),
+                None if None in between else (datetime.fromisoformat(between[0]),
+                                              datetime.fromisoformat(between[1])))
         replayed = await self._learn_log(position, checkpoint)
+        await self._count_replayed_before_ready(open_before | set(stored), stored)
         if replayed:
             log.info("analytics: learned %d events of the log (positions %d-%d) at start-up",
                      replayed, position + 1, checkpoint)
@@ -132,6 +141,19 @@ class Analytics:
         if not position and checkpoint:
             self._since_snapshot = self.snapshot_every  # snapshot with the next batch
         return checkpoint
+
+    async def _count_replayed_before_ready(self, numbers: set[int],
+                                           stored: dict[int, JSON]) -> None:
+        """Orders that became READY in the replayed stretch: their accuracy before READY was
+        measured when they were (it needs the estimates as they went), and is in their
+        documents."""
+        open_now = set(self.estimates.open_numbers())
+        for number in sorted(numbers - open_now):
+            document = stored.get(number) or await self._read_models.get(ESTIMATES, str(number))
+            errors = (document or {}).get("error_before_ready_seconds")
+            if errors:
+                self.measured.estimated_before_ready({int(s): float(e)
+                                                      for s, e in errors.items()})
 
     async def _restore_snapshot(self, checkpoint: int) -> int:
         """Restore the snapshot if it is readable and not past the checkpoint; its position."""

@@ -64,6 +64,13 @@ def summary_document(measured: Measurements, last_order_number: int) -> JSON:
         "estimate_error": {
             **measured.errors.stats("abs_"),
             "bias_seconds": rounded(measured.signed_error / errors) if errors else None},
+        "estimate_range": {
+            "orders": measured.ranged,
+            "coverage": rounded(measured.in_range / measured.ranged) if measured.ranged else None},
+        "estimate_error_before_ready": [
+            {"seconds_before": before, "orders": int(counted[0]),
+             "mae_seconds": rounded(counted[1] / counted[0]) if counted[0] else None}
+            for before, counted in sorted(measured.before_ready.items(), reverse=True)],
         "bucket_seconds": BUCKET_SECONDS, "last_bucket": math.floor(now / BUCKET_SECONDS),
     }
 

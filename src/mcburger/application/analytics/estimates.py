@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from mcburger.application.analytics.measurements import Measurements
-from mcburger.application.analytics.mirror import RestaurantMirror
+from mcburger.application.analytics.mirror import ReadyRange, RestaurantMirror
 from mcburger.application.analytics.samples import rounded
 from mcburger.application.ports import JSON
-from mcburger.domain.estimates import ItemTimes
+from mcburger.domain.estimates import ItemTimes, errors_before_ready, forget_before
 from mcburger.domain.events import (
     Event,
     KitchenUnitsRequested,
@@ -45,6 +45,9 @@ class OrderEstimates:
         # order id, placed at and units of the orders placed or open here: a collected order
         # leaves the mirror, maybe within the instant it was placed in
         self._info: dict[int, tuple[str, str, int]] = {}
+        # open order -> (when, estimated ready time) each time it moved, the last few minutes
+        self._history: dict[int, list[tuple[datetime, datetime]]] = {}
+        self._calibrated = 0  # the calibration's errors when the ranges were last brought up
 
     @property
     def ordering(self) -> Ordering:
@@ -90,10 +93,15 @@ class OrderEstimates:
             if order.status in OPEN:
                 if number in stored:
                     self._open[number] = stored[number]
+                    self._history[number] = [
+                        (datetime.fromisoformat(e["when"]), datetime.fromisoformat(e["ready_at"]))
+                        for e in stored[number].get("recent_estimates") or ()]
                 elif number in placed:
                     self._placed.append(number)
         self._placement_seen = {n: self._placement_seen[n] for n in self._placed}
         self._info = {n: self._info[n] for n in [*self._placed, *self._open] if n in self._info}
+        self._history = {n: self._history[n] for n in self._open if n in self._history}
+        self.mirror.forget_placements_but(set(self._open) | set(self._placed))
 
     def state(self) -> dict[str, Any]:
         """Open orders' documents and placements in progress, with the mirror."""
@@ -101,7 +109,9 @@ class OrderEstimates:
                 "open": [document for document in self._open.values()],
                 "placed": list(self._placed),
                 "placement_seen": {str(n): seen for n, seen in self._placement_seen.items()},
-                "info": {str(n): list(info) for n, info in self._info.items()}}
+                "info": {str(n): list(info) for n, info in self._info.items()},
+                "history": {str(n): [[when.isoformat(), at.isoformat()] for when, at in noted]
+                            for n, noted in self._history.items()}}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.mirror.restore(state["mirror"])
@@ -111,6 +121,9 @@ class OrderEstimates:
                                 for n, seen in state["placement_seen"].items()}
         self._info = {int(n): (str(o), str(at), int(units))
                       for n, (o, at, units) in state["info"].items()}
+        self._history = {int(n): [(datetime.fromisoformat(w), datetime.fromisoformat(a))
+                                  for w, a in noted]
+                         for n, noted in state.get("history", {}).items()}  # older: none
 
     def placement_complete(self) -> bool:
         """Whether a new order's placement events are all seen (time to estimate it)."""
@@ -123,25 +136,36 @@ class OrderEstimates:
                 or order.status is OrderStatus.READY)
 
     def estimate(self, now: datetime, latest: bool = True) -> list[JSON]:
-        """Estimate as of ``now``; return the documents that changed.
+        """Estimate as of ``now`` (after an instant of the log); return the documents that
+        changed.
 
         Orders whose placement is complete get their estimate at placement, and orders just
-        READY their ready time, at once: those belong to this instant. With ``latest`` (at the
-        end of a batch: what is written), every open order whose estimate may have moved since
-        the last such call is brought up to date too: all after a whole simulation of the
-        kitchen, else the new ones. A batch of a rebuild thus simulates the kitchen about once
-        per placement, not once per instant.
+        READY their ready time, at once: those belong to this instant. Every open order's
+        estimate that moved is noted in its history (what the accuracy before READY is
+        measured on), so the figures do not depend on where batches are cut. With ``latest``
+        (at the end of a batch: what is written), every open order whose estimate may have
+        moved since the last such call is brought up to date too: all after a whole
+        simulation of the kitchen or a new calibration, else the new ones.
         """
         opened = self._open_placed_in_full()
-        if not latest and not opened and not self._ready_since:
-            return []
-        estimates = self.mirror.estimate(now) if latest or opened else None
-        if estimates is not None:
-            moved = self.mirror.forecast.changed
-            if moved is None:
-                self._all_moved = True
-            else:
-                self._moved |= moved
+        estimates = self.mirror.estimate(now)
+        moved = self.mirror.forecast.changed
+        every = moved is None or self.mirror.calibration.observed != self._calibrated
+        self._calibrated = self.mirror.calibration.observed
+        if every:
+            self._all_moved = True  # a whole simulation, or every range learned anew
+        else:
+            self._moved |= moved or set()
+        for number in opened:
+            self.mirror.placed(number, estimates)
+        ranges: dict[int, ReadyRange] = {}
+        for number in (self._open if every else (moved or set()) | set(opened)):
+            if number in self._open and number in estimates:
+                ranges[number] = found = self.mirror.ready_range(estimates, number, now)
+                noted = self._history.setdefault(number, [])
+                if not noted or noted[-1][1] != found.at:
+                    noted.append((now, found.at))
+                    forget_before(noted, now, self.times.speed)
         numbers = set(opened) | self._ready_since
         if latest:
             numbers = set(self._open) if self._all_moved else numbers | self._moved
@@ -152,7 +176,7 @@ class OrderEstimates:
             previous = self._open.get(number)
             if previous is None:
                 continue
-            estimate = now if estimates is None else estimates.get(number, now)
+            estimate = ranges.get(number) or self.mirror.ready_range(estimates, number, now)
             document = self._updated(number, dict(previous), estimate, now)
             if document != previous:  # most estimates hold still: write only what moved
                 changed.append(document)
@@ -171,27 +195,54 @@ class OrderEstimates:
         self._placed = waiting_placement
         return opened
 
-    def _updated(self, number: int, document: JSON, estimate: datetime, now: datetime) -> JSON:
+    def _updated(self, number: int, document: JSON, estimate: ReadyRange,
+                 now: datetime) -> JSON:
         order = self.ordering.orders.get(number)
         status = OrderStatus.COLLECTED if order is None else order.status
         if not document:
             order_id, placed_at, _ = self._info[number]
             document = {"number": number, "order_id": order_id, "placed_at": placed_at,
-                        "estimated_at_placement": estimate.isoformat(),
-                        "estimated_ready_at": estimate.isoformat(), "ready_at": None,
-                        "wait_seconds": None, "error_seconds": None,
+                        "estimated_at_placement": estimate.at.isoformat(),
+                        "promised_ready_from": estimate.low.isoformat(),
+                        "promised_ready_by": estimate.high.isoformat(),
+                        # what calibrates later ranges once READY (read back at a restart)
+                        "model_estimate_at_placement": None, "model_spread_seconds": None,
+                        "ready_at": None, "wait_seconds": None, "error_seconds": None,
                         "error_wall_seconds": None}
-            self._measured.estimated_at_placement(number, estimate)
+            self._measured.estimated_at_placement(number, estimate.at,
+                                                  (estimate.low, estimate.high))
+            if (model := self.mirror.at_placement(number)) is not None:
+                document["model_estimate_at_placement"] = model[0].isoformat()
+                document["model_spread_seconds"] = model[1]
         if status in (OrderStatus.READY, OrderStatus.COLLECTED):
-            document["ready_at"] = document["ready_at"] or now.isoformat()
-            document["estimated_ready_at"] = document["ready_at"]
+            document["ready_at"] = ready_at = document["ready_at"] or now.isoformat()
+            for field in RANGE_FIELDS:
+                document[field] = ready_at
             document["wait_seconds"] = rounded(self._measured.wait(number))
             error = self._measured.error(number)
             if error is not None:
                 document["error_seconds"], document["error_wall_seconds"] = map(rounded, error)
+            errors = errors_before_ready(
+                datetime.fromisoformat(document["placed_at"]), datetime.fromisoformat(ready_at),
+                self._history.pop(number, ()), self.times.speed)
+            document["recent_estimates"] = None
+            # counted as written, so a restart that reads them back counts the same
+            kept = {before: float(rounded(error) or 0.0) for before, error in errors.items()}
+            document["error_before_ready_seconds"] = {str(s): e for s, e in kept.items()}
+            self._measured.estimated_before_ready(kept)
             del self._open[number]
             del self._info[number]
         else:
-            document["estimated_ready_at"] = estimate.isoformat()
+            for field, at in zip(RANGE_FIELDS, (estimate.low, estimate.at, estimate.high),
+                                 strict=True):
+                document[field] = at.isoformat()
+            # the last minutes of the latest estimate, read back at a restart (bounded)
+            document["recent_estimates"] = [
+                {"when": when.isoformat(), "ready_at": at.isoformat()}
+                for when, at in self._history.get(number, ())]
             self._open[number] = document
         return document
+
+
+# The latest estimate's fields: the range's low end, its median, its high end.
+RANGE_FIELDS = ("estimated_ready_from", "estimated_ready_at", "estimated_ready_by")

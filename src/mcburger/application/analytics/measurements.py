@@ -56,6 +56,11 @@ class Measurements:
         self.errors = Durations()  # absolute errors of the estimates at placement
         self.signed_error = 0.0  # kitchen seconds, summed: > 0 when orders come late
         self._error_counted: set[int] = set()
+        # the range given at placement, until READY; orders READY with one, and inside it
+        self.placement_ranges: dict[int, tuple[datetime, datetime]] = {}
+        self.ranged = self.in_range = 0
+        # kitchen seconds before READY -> [orders, sum of |actual - latest estimate then|]
+        self.before_ready: dict[int, list[float]] = {}
         self.items = PreparationStats()
         self.preparing: dict[str, Preparing] = {}
         self.busy_seconds: dict[int, float] = defaultdict(float)  # per worker, finished work
@@ -105,7 +110,8 @@ class Measurements:
         any more. Called once their estimate documents are written (an order may be placed,
         ready and collected within one instant)."""
         for number in self._collected_now:
-            for held in (self.placed, self.ready, self.placement_estimates):
+            for held in (self.placed, self.ready, self.placement_estimates,
+                         self.placement_ranges):
                 held.pop(number, None)
             self._error_counted.discard(number)
         self._collected_now.clear()
@@ -133,10 +139,21 @@ class Measurements:
         self.refill_units += preparing.refill
         self.buckets.worked(start, end)
 
-    def estimated_at_placement(self, number: int, at: datetime) -> None:
-        """The estimate made when the order was placed (first one wins: it is write-once)."""
+    def estimated_at_placement(self, number: int, at: datetime,
+                               between: tuple[datetime, datetime] | None = None) -> None:
+        """The estimate made when the order was placed, and the range given with it (first
+        one wins: it is write-once)."""
         self.placement_estimates.setdefault(number, at)
+        if between is not None and between[1] > between[0]:  # a point range promises nothing
+            self.placement_ranges.setdefault(number, between)
         self._count_error(number)
+
+    def estimated_before_ready(self, errors: dict[int, float]) -> None:
+        """Errors of an order's latest estimate some kitchen seconds before it was READY."""
+        for before, error in errors.items():
+            counted = self.before_ready.setdefault(before, [0, 0.0])
+            counted[0] += 1
+            counted[1] += abs(error)
 
     def _count_error(self, number: int) -> None:
         error = self.error(number)
@@ -144,6 +161,9 @@ class Measurements:
             self._error_counted.add(number)
             self.errors.add(abs(error[0]), abs(error[1]))
             self.signed_error += error[0]
+            if (between := self.placement_ranges.get(number)) is not None:
+                self.ranged += 1
+                self.in_range += between[0] <= self.ready[number] <= between[1]
 
     def wait(self, number: int) -> float | None:
         """Placed -> ready, kitchen seconds (None until ready)."""
@@ -197,6 +217,7 @@ class Measurements:
         what is live (open orders, preparations, recent buckets), whatever the history."""
         return (self.waits.size + self.pickups.size + self.errors.size + self.items.size
                 + len(self.placed) + len(self.ready) + len(self.placement_estimates)
+                + len(self.placement_ranges)
                 + len(self.preparing) + len(self.buckets.filled))
 
     def state(self) -> dict[str, Any]:
@@ -213,6 +234,10 @@ class Measurements:
             "placement_estimates": {str(n): at.isoformat()
                                     for n, at in self.placement_estimates.items()},
             "error_counted": sorted(self._error_counted),
+            "placement_ranges": {str(n): [low.isoformat(), high.isoformat()]
+                                 for n, (low, high) in self.placement_ranges.items()},
+            "ranged": [self.ranged, self.in_range],
+            "before_ready": {str(s): counted for s, counted in self.before_ready.items()},
             "items": self.items.state(),
             "preparing": {pid: [p.started_at.isoformat(), p.worker, p.refill]
                           for pid, p in self.preparing.items()},
@@ -239,6 +264,13 @@ class Measurements:
         measured.signed_error = float(state["signed_error"])
         measured.placement_estimates = _times(state["placement_estimates"])
         measured._error_counted = {int(n) for n in state["error_counted"]}
+        # A snapshot from before the ranges has none of these: they count from here on.
+        measured.placement_ranges = {
+            int(n): (datetime.fromisoformat(low), datetime.fromisoformat(high))
+            for n, (low, high) in state.get("placement_ranges", {}).items()}
+        measured.ranged, measured.in_range = map(int, state.get("ranged", [0, 0]))
+        measured.before_ready = {int(s): [int(c[0]), float(c[1])]
+                                 for s, c in state.get("before_ready", {}).items()}
         measured.items.restore(state["items"])
         measured.preparing = {str(pid): Preparing(datetime.fromisoformat(at), int(w), bool(r))
                               for pid, (at, w, r) in state["preparing"].items()}

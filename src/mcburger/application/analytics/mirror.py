@@ -6,16 +6,24 @@ estimates the live system makes.
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from mcburger.domain.estimates import Estimates, Forecast, ItemTimes
+from mcburger.domain.estimates import (
+    Calibration,
+    Estimates,
+    FavouriteDemand,
+    Forecast,
+    ItemTimes,
+)
 from mcburger.domain.events import (
     Event,
     KitchenConfigured,
     KitchenEvent,
     KitchenUnitsRequested,
     OrderEvent,
+    OrderReady,
     PreparationStarted,
     UnitAllocated,
     UnitPrepared,
@@ -35,6 +43,16 @@ _MOVES_THE_PLAN = frozenset({PreparationStarted, UnitPrepared, UnitStocked, Unit
 Request = tuple[int, str, int]  # (order number, item, units the kitchen has not queued yet)
 
 
+@dataclass(frozen=True)
+class ReadyRange:
+    """An order's estimated ready time and its range: 8 orders in 10 are ready between
+    ``low`` and ``high`` (the 10th and 90th percentiles, calibrated), ``at`` is the median."""
+
+    low: datetime
+    at: datetime
+    high: datetime
+
+
 class RestaurantMirror:
     """Both aggregates rebuilt event by event (ordering's events are also *observed* by the
     mirrored kitchen, as the real one does), preparation times learned from each
@@ -49,6 +67,10 @@ class RestaurantMirror:
         self.prepared_units = 0
         self.prepared_kitchen_seconds = 0.0
         self._started: dict[str, datetime] = {}
+        self.demand = FavouriteDemand()
+        self.calibration = Calibration()
+        # order number -> the model's estimate at placement and its spread, until READY
+        self._at_placement: dict[int, tuple[datetime, float]] = {}
         self.forecast = Forecast()
 
     def apply(self, event: Event) -> None:
@@ -63,6 +85,14 @@ class RestaurantMirror:
                 self._accepted(event.order_id, event.item, 1)
             case UnitsCovered():
                 self._accepted(event.order_id, event.item, event.quantity)
+                self.demand.observe(event.occurred_at, event.item, event.quantity)
+            case UnitAllocated(source="stock"):
+                self.demand.observe(event.occurred_at, event.item, 1)
+            case OrderReady():
+                if (placed := self._at_placement.pop(event.number, None)) is not None:
+                    estimated, spread = placed
+                    self.calibration.observe(
+                        (event.occurred_at - estimated).total_seconds(), 0.0, spread)
         kind = type(event)
         if kind in _MOVES_THE_PLAN or (isinstance(event, UnitAllocated)
                                        and event.source == "kitchen"):
@@ -75,7 +105,7 @@ class RestaurantMirror:
             self.kitchen.apply(event)
         match event:
             case KitchenConfigured():
-                self.times.speed = event.speed
+                self.times.speed = self.demand.speed = event.speed
             case PreparationStarted():
                 self._started[event.preparation_id] = event.occurred_at
             case UnitPrepared():
@@ -93,7 +123,35 @@ class RestaurantMirror:
             # in the order ordering asked (the dict keeps it), as the kitchen will queue them
             return [(item, quantity) for _, item, quantity in self.unaccepted.values()]
 
-        return self.forecast.estimate(now, self.ordering, self.kitchen, self.times, unaccepted)
+        return self.forecast.estimate(now, self.ordering, self.kitchen, self.times, unaccepted,
+                                      self.demand)
+
+    def ready_range(self, estimates: Estimates, number: int, now: datetime) -> ReadyRange:
+        """Order ``number``'s calibrated estimate (``now`` when it waits for nothing)."""
+        if number not in estimates:
+            return ReadyRange(now, now, now)
+        offset = (estimates[number] - now).total_seconds()
+        low, at, high = self.calibration.range(offset, estimates.spread(number))
+        return ReadyRange(*(now + timedelta(seconds=s) for s in (low, at, high)))
+
+    def placed(self, number: int, estimates: Estimates) -> None:
+        """Order ``number``'s estimate at placement is taken from ``estimates``: its error,
+        once READY, calibrates the ranges to come."""
+        if number in estimates and (spread := estimates.spread(number)) > 0:
+            self._at_placement[number] = (estimates[number], spread)
+
+    def at_placement(self, number: int) -> tuple[datetime, float] | None:
+        """The model's estimate at placement of an order not READY yet, and its spread."""
+        return self._at_placement.get(number)
+
+    def remember_placement(self, number: int, estimate: datetime, spread: float) -> None:
+        """An estimate at placement read back from its document (at a restart)."""
+        if spread > 0:
+            self._at_placement.setdefault(number, (estimate, spread))
+
+    def forget_placements_but(self, numbers: set[int]) -> None:
+        """Keep only these orders' estimates at placement (the others are READY)."""
+        self._at_placement = {n: v for n, v in self._at_placement.items() if n in numbers}
 
     def state(self) -> dict[str, Any]:
         """The mirror as plain data (for the analytics snapshot)."""
@@ -104,13 +162,17 @@ class RestaurantMirror:
                 "unaccepted": [[order_id, item, *rest[::2]]
                                for (order_id, item), rest in self.unaccepted.items()],
                 "prepared": [self.prepared_units, self.prepared_kitchen_seconds],
-                "started": {pid: at.isoformat() for pid, at in self._started.items()}}
+                "started": {pid: at.isoformat() for pid, at in self._started.items()},
+                "demand": self.demand.state(),
+                "calibration": self.calibration.state(),
+                "at_placement": {str(n): [at.isoformat(), spread]
+                                 for n, (at, spread) in self._at_placement.items()}}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.ordering.restore(state["ordering"], 0)
         self.kitchen.restore(state["kitchen"], 0)
         times = state["times"]
-        self.times.speed = float(times["speed"])
+        self.times.speed = self.demand.speed = float(times["speed"])
         self.times.count.update({str(k): int(v) for k, v in times["count"].items()})
         self.times.total.update({str(k): float(v) for k, v in times["total"].items()})
         self.unaccepted = {(str(o), str(i)): (int(n), str(i), int(q))
@@ -119,6 +181,12 @@ class RestaurantMirror:
         self.prepared_kitchen_seconds = float(state["prepared"][1])
         self._started = {str(pid): datetime.fromisoformat(at)
                          for pid, at in state["started"].items()}
+        # A snapshot from before the FF.1 forecast and the ranges has none of these: they are
+        # learned again from the events that follow.
+        self.demand.restore(state.get("demand", []))
+        self.calibration.restore(state.get("calibration", []))
+        self._at_placement = {int(n): (datetime.fromisoformat(at), float(spread))
+                              for n, (at, spread) in state.get("at_placement", {}).items()}
 
     def _accepted(self, order_id: str, item: str, units: int) -> None:
         number, _, remaining = self.unaccepted.get((order_id, item), (0, item, 0))

@@ -14,12 +14,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from mcburger.application.simulator.bounds import WaitBound, wait_bounds
 from mcburger.application.simulator.estimates import PlacementEstimate, PlacementObserver
 from mcburger.application.simulator.mix import Arrival
 from mcburger.application.simulator.simulation import SIMULATION_START, Simulation
+from mcburger.domain.estimates import errors_before_ready
 from mcburger.domain.events import (
     Event,
     OrderLine,
@@ -49,6 +50,15 @@ class OrderRecord:
     estimate: float  # our estimate of the wait, made at placement
     naive: float  # the naive baseline's, made at the same moment
     bound: WaitBound
+    low: float = 0.0  # our range at placement: 10th percentile of the wait
+    high: float = 0.0  # and 90th
+    # seconds before READY -> actual minus the latest estimate then (of the ready time)
+    errors_before_ready: dict[int, float] = field(default_factory=dict)
+
+    @property
+    def covered(self) -> bool:
+        """Whether the wait fell inside the range given at placement."""
+        return self.low - 1e-6 <= self.wait <= self.high + 1e-6
 
     @property
     def error(self) -> float:
@@ -87,8 +97,21 @@ def simulate_day(menu: Menu, arrivals: Sequence[Arrival], setup: KitchenSetup, s
     observer = PlacementObserver(menu, sim.ordering.restaurant_id)
     seen = 0
     estimates: dict[int, PlacementEstimate] = {}
+    def follow_until(when: datetime | None) -> None:
+        """Run the kitchen one finish at a time up to ``when`` (None: until quiet), the
+        observer taking every waiting order's latest estimate after each."""
+        nonlocal seen
+        while (due := sim.kitchen.next_finish()) is not None and (when is None or due <= when):
+            sim.advance_to(due)
+            for event in sim.log[seen:]:
+                observer.apply(event)
+            seen = len(sim.log)
+            observer.follow(sim.now)
+        if when is not None:
+            sim.advance_to(when)
+
     for index, arrival in enumerate(arrivals):
-        sim.advance_to(SIMULATION_START + timedelta(seconds=arrival.at_seconds))
+        follow_until(SIMULATION_START + timedelta(seconds=arrival.at_seconds))
         number = sim.place(arrival.lines)
         for event in sim.log[seen:]:
             observer.apply(event)
@@ -96,8 +119,9 @@ def simulate_day(menu: Menu, arrivals: Sequence[Arrival], setup: KitchenSetup, s
         estimates[number] = observer.estimate(number, sim.now)
         if progress is not None:
             progress(index + 1, len(arrivals))
-    sim.run_until_quiet()
-    result = _measure(menu, sim, estimates)
+    sim.deliver()
+    follow_until(None)
+    result = _measure(menu, sim, estimates, observer.history)
     result.wall_seconds = stopwatch() - began
     return result
 
@@ -117,7 +141,8 @@ def comparison_setups(setup: KitchenSetup) -> list[KitchenSetup]:
     return [replace(setup, workers=n, favorites_first=ff) for ff in (False, True) for n in workers]
 
 
-def _measure(menu: Menu, sim: Simulation, estimates: dict[int, PlacementEstimate]) -> DayResult:
+def _measure(menu: Menu, sim: Simulation, estimates: dict[int, PlacementEstimate],
+             history: dict[int, list[tuple[datetime, datetime]]]) -> DayResult:
     placed: dict[int, OrderPlaced] = {}
     ready: dict[int, float] = {}
     from_stock: dict[int, int] = {}
@@ -151,5 +176,8 @@ def _measure(menu: Menu, sim: Simulation, estimates: dict[int, PlacementEstimate
         number=n, placed=times[n], lines=placed[n].lines,
         units=sum(line.quantity for line in placed[n].lines), from_stock=from_stock.get(n, 0),
         wait=ready[n] - times[n], estimate=estimates[n].ours, naive=estimates[n].naive,
-        bound=bound) for n, bound in zip(numbers, bounds, strict=True)]
+        bound=bound, low=estimates[n].low, high=estimates[n].high,
+        errors_before_ready=errors_before_ready(
+            placed[n].occurred_at, SIMULATION_START + timedelta(seconds=ready[n]),
+            history.get(n, ()))) for n, bound in zip(numbers, bounds, strict=True)]
     return DayResult(sim.kitchen.setup, records, queue, busy, makespan, 0.0, sim.log)

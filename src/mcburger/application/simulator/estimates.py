@@ -19,10 +19,12 @@ from mcburger.domain.ordering import OrderStatus
 
 @dataclass(frozen=True)
 class PlacementEstimate:
-    """Both estimates of one order's wait, in seconds after its placement."""
+    """Both estimates of one order's wait, in seconds after its placement, and our range."""
 
     ours: float
     naive: float
+    low: float = 0.0  # 10th percentile
+    high: float = 0.0  # 90th percentile
 
 
 class PlacementObserver:
@@ -31,16 +33,30 @@ class PlacementObserver:
     def __init__(self, menu: Menu, restaurant_id: str) -> None:
         self.mirror = RestaurantMirror(restaurant_id, menu)
         self._menu_mean = sum(item.prep_seconds for item in menu) / len(menu)
+        # order number -> (when, estimated ready time) each time its latest estimate moved
+        self.history: dict[int, list[tuple[datetime, datetime]]] = {}
 
     def apply(self, event: Event) -> None:
         self.mirror.apply(event)
 
     def estimate(self, number: int, now: datetime) -> PlacementEstimate:
         """Order ``number``'s estimates, right after the events of its placement."""
-        ours = self.mirror.estimate(now)
+        estimates = self.mirror.estimate(now)
+        self.mirror.placed(number, estimates)
+        ours = self.mirror.ready_range(estimates, number, now)
+        self.follow(now)
         return PlacementEstimate(
-            ours=(ours.get(number, now) - now).total_seconds(),
-            naive=self.naive_wait(number))
+            ours=(ours.at - now).total_seconds(), naive=self.naive_wait(number),
+            low=(ours.low - now).total_seconds(), high=(ours.high - now).total_seconds())
+
+    def follow(self, now: datetime) -> None:
+        """Note every waiting order's latest estimate as of ``now`` (where it moved)."""
+        estimates = self.mirror.estimate(now)
+        for number in estimates:
+            at = self.mirror.ready_range(estimates, number, now).at
+            noted = self.history.setdefault(number, [])
+            if not noted or noted[-1][1] != at:
+                noted.append((now, at))
 
     def naive_wait(self, number: int) -> float:
         """The naive baseline, in seconds: ``(ahead + own) x mean / workers``, where
