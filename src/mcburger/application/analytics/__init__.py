@@ -117,11 +117,11 @@ class Analytics:
                 self.estimates.mirror.remember_placement(
                     number, datetime.fromisoformat(document["model_estimate_at_placement"]),
                     float(document["model_spread_seconds"]))
-            between = (document.get("promised_ready_from"), document.get("promised_ready_by"))
+            low, high = document.get("promised_ready_from"), document.get("promised_ready_by")
             self.measured.estimated_at_placement(
                 number, datetime.fromisoformat(document["estimated_at_placement"]),
-                None if None in between else (datetime.fromisoformat(between[0]),
-                                              datetime.fromisoformat(between[1])))
+                None if low is None or high is None  # written before the ranges: none
+                else (datetime.fromisoformat(low), datetime.fromisoformat(high)))
         replayed = await self._learn_log(position, checkpoint)
         await self._count_replayed_before_ready(open_before | set(stored), stored)
         if replayed:
