@@ -138,7 +138,9 @@ class Queries:
         after = None if summary is None else summary["last_order_number"] - limit
         found = await self._read_models.find(analytics.ESTIMATES, after_seq=after)
         fields = ("number", "placed_at", "estimated_at_placement", "estimated_ready_at",
-                  "ready_at", "wait_seconds", "error_seconds", "error_wall_seconds")
+                  "estimated_ready_from", "estimated_ready_by", "promised_ready_from",
+                  "promised_ready_by", "ready_at", "wait_seconds", "error_seconds",
+                  "error_wall_seconds", "error_before_ready_seconds")
         return [{name: doc.get(name) for name in fields} for doc in found[::-1][:limit]]
 
     async def timeline(self, bucket_seconds: int, limit: int) -> list[JSON]:

@@ -175,6 +175,25 @@ class EstimateErrorOut(BaseModel):
         description="mean of (actual - estimate): > 0 when orders are ready later than said")
 
 
+class EstimateRangeOut(BaseModel):
+    """How often the range given at placement held, over the orders that became READY with
+    one (an order ready from stock at once has a point, not a range): the calibration aims
+    at 0.8, as the range is the 10th to the 90th percentile."""
+
+    orders: int = Field(0, description="orders READY that were given a range at placement")
+    coverage: float | None = Field(
+        None, description="share of them ready within their range, 0..1")
+
+
+class ErrorBeforeReadyOut(BaseModel):
+    """Accuracy of the latest estimate some kitchen seconds before the order was READY."""
+
+    seconds_before: int = Field(description="kitchen seconds before READY: 300, 120 or 60")
+    orders: int = Field(description="orders already placed that long before they were READY")
+    mae_seconds: float | None = Field(
+        description="mean |actual - latest estimate then|, kitchen seconds")
+
+
 class WorkerUtilisationOut(BaseModel):
     worker: int
     busy_seconds: float = Field(description="kitchen seconds spent preparing")
@@ -209,6 +228,10 @@ class AnalyticsSummaryOut(BaseModel):
     refill_units: int = Field(description="favourite refills prepared (units made for stock)")
     units_stocked: int = Field(description="prepared units that went into stock")
     estimate_error: EstimateErrorOut
+    # Defaults: a summary written by a release before the ranges has neither.
+    estimate_range: EstimateRangeOut = Field(default_factory=EstimateRangeOut)
+    estimate_error_before_ready: list[ErrorBeforeReadyOut] = Field(
+        default_factory=list, description="5, 2 and 1 minute (kitchen time) before READY")
     bucket_seconds: int = Field(description="kitchen seconds per stored timeline bucket")
     last_bucket: int = Field(description="index of the timeline bucket holding as_of")
 
@@ -242,7 +265,20 @@ class EstimateOut(BaseModel):
     placed_at: datetime
     estimated_at_placement: datetime
     estimated_ready_at: datetime = Field(description="the latest estimate (the actual once READY)")
+    # None on documents written before the ranges
+    estimated_ready_from: datetime | None = Field(
+        None, description="the latest range's low end (10th percentile; the actual once READY)")
+    estimated_ready_by: datetime | None = Field(
+        None, description="the latest range's high end (90th percentile; the actual once READY)")
+    promised_ready_from: datetime | None = Field(
+        None, description="the range given at placement: low end")
+    promised_ready_by: datetime | None = Field(
+        None, description="the range given at placement: high end (the promise)")
     ready_at: datetime | None
+    error_before_ready_seconds: dict[str, float] | None = Field(
+        None, description="actual - the latest estimate 300, 120 and 60 kitchen seconds before "
+                          "READY (kitchen seconds, by seconds before; those the order was "
+                          "placed by); null until READY")
     wait_seconds: float | None = Field(
         description="placed -> ready, kitchen seconds; null until READY")
     error_seconds: float | None = Field(
