@@ -43,7 +43,6 @@ from mcburger.application.simulator import (
 )
 from mcburger.application.simulator.mix import (
     DEFAULT_UTILISATION,
-    DEFAULT_WORKERS,
     Arrival,
     InvalidMix,
     MenuMix,
@@ -51,6 +50,7 @@ from mcburger.application.simulator.mix import (
 )
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
+from mcburger.domain.estimates import BEFORE_READY
 from mcburger.domain.kitchen import KitchenSetup
 from mcburger.domain.menu import Menu
 from mcburger.entrypoints import simulate_into
@@ -64,7 +64,7 @@ def simulate(
         help=f"Orders in the day (at most {MAX_REPORTED_ORDERS:,} without --into)")] = 1000,
     arrival_rate: Annotated[float | None, typer.Option(
         min=0.001, help="Poisson arrivals, orders per HOUR [default: the rate that keeps "
-                        f"{DEFAULT_WORKERS} workers {DEFAULT_UTILISATION:.0%} busy with the mix]")
+                        f"--workers {DEFAULT_UTILISATION:.0%} busy with the mix]")
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Kitchen workers")] = 3,
     seed: Annotated[int, typer.Option(
@@ -93,7 +93,8 @@ def simulate(
     settings = _settings(menu)
     the_menu = _menu(settings)
     the_mix = _mix(mix, the_menu)
-    rate = arrival_rate if arrival_rate is not None else the_mix.arrival_rate(the_menu)
+    rate = (arrival_rate if arrival_rate is not None
+            else the_mix.arrival_rate(the_menu, workers))
     arrivals = poisson_arrivals(orders, rate, the_mix, random.Random(seed))
     setup = KitchenSetup(workers=workers, favorites_first=favorites_first,
                          stock_target=stock_target)
@@ -255,6 +256,11 @@ def figures_table(results: Sequence[DayResult]) -> Table:
         ("Naive p90 abs error",
          lambda f: _duration(f["estimate"]["naive_p90_abs_error_seconds"])),
         ("Our MAE below naive", lambda f: _percent(f["estimate"]["below_naive"])),
+        ("Range (p10-p90) coverage", lambda f: _percent(f["estimate"]["range"]["coverage"])),
+        ("  mean range width", lambda f: _duration(f["estimate"]["range"]["mean_width_seconds"])),
+        *((f"MAE {before // 60} min before ready",
+           lambda f, i=index: _duration(f["estimate"]["before_ready"][i]["mae_seconds"]))
+          for index, before in enumerate(BEFORE_READY)),
         ("Mean wait lower bound", lambda f: _duration(f["lower_bound"]["mean_seconds"])),
         ("Mean wait / bound", lambda f: f"{f['lower_bound']['mean_wait_ratio']:.2f}"),
         ("Simulated time", lambda f: f"{f['simulated_hours']:.1f} h"),
@@ -271,7 +277,9 @@ def _targets_line(figures: dict[str, Any]) -> str:
             f"{'met' if met['mae_within_15pct_of_mean_wait'] else 'MISSED'} "
             f"({_percent(estimate['mae_share_of_mean_wait'])}); MAE >= 40% below naive: "
             f"{'met' if met['mae_40pct_below_naive'] else 'MISSED'} "
-            f"({_percent(estimate['below_naive'])} below) "
+            f"({_percent(estimate['below_naive'])} below); range coverage 75-85%: "
+            f"{'met' if met['range_coverage_75_to_85pct'] else 'MISSED'} "
+            f"({_percent(estimate['range']['coverage'])}) "
             f"at {_percent(figures['utilisation'])} utilisation")
 
 
