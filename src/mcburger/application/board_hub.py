@@ -59,7 +59,8 @@ class BoardMessage:
     WebSocket sends) and ``sse`` (the whole Server-Sent Events frame: event, data, id).
 
     ``kind``: "snapshot" (``GET /board``'s shape: version, requested, in_progress, ready,
-    estimates) or "change" (version, number, status, estimated_ready_at).
+    estimates, ranges) or "change" (version, number, status, estimated_ready_at,
+    estimated_ready_from, estimated_ready_by).
     """
 
     kind: str

@@ -110,7 +110,8 @@ async def test_the_queue_keeps_its_order_and_a_started_unit_leaves_it() -> None:
 
     assert queue_ids(kitchen) == [second.request_id, third.request_id]
     assert kitchen["queue"][0] == {"request_id": "o2:salad:0", "item": "salad",
-                                   "order_number": 2, "queued_at": second.occurred_at.isoformat()}
+                                   "order_number": 2, "queued_at": second.occurred_at.isoformat(),
+                                   "promised_ready_by": None}  # no estimates in this store
     assert [(w["id"], w["state"], w["order_number"]) for w in kitchen["workers"]] == [
         (1, "busy", 1), (2, "busy", None)]
     assert set(kitchen) == {"workers", "worker_count", "queue", "favorites_first",

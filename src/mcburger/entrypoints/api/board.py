@@ -2,8 +2,9 @@
 
 All three feeds come from the process's one ``BoardHub`` (``application/board_hub.py``), which
 reads each change of the board-change log once and fans it out: the first message is a
-snapshot (as ``GET /board``), then one message per change
-``{version, number, status, estimated_ready_at}``. A client that falls more than
+snapshot (as ``GET /board``: version, requested, in_progress, ready, estimates, ranges), then
+one message per change ``{version, number, status, estimated_ready_at, estimated_ready_from,
+estimated_ready_by}``. A client that falls more than
 ``board_hub.BUFFER`` changes behind is sent a fresh snapshot in-band (WebSocket: a snapshot
 message; SSE: a ``snapshot`` event) and the changes after it. A WebSocket client that accepts
 nothing for ``SEND_TIMEOUT_SECONDS`` is closed with code 4008 ("too slow"): reconnect, and the

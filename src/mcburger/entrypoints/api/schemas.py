@@ -58,6 +58,24 @@ class OrderOut(BaseModel):
                     "(read-your-writes) unless analytics is far behind; distributed, the api "
                     "never waits for another process: the estimate follows on GET "
                     "/orders/{number} and the board")
+    # The range: None until analytics has estimated the order, and for an order estimated by
+    # a release before the ranges (its document lacks them). How it is made: docs/estimates.md.
+    estimated_ready_from: datetime | None = Field(
+        None, description="the latest range's low end: the 10th percentile of when the order "
+                          "will be READY (a wall-clock UTC datetime), calibrated on past orders "
+                          "so that 8 orders in 10 are ready between estimated_ready_from and "
+                          "estimated_ready_by (see docs/estimates.md); moves as the kitchen "
+                          "works; the ready time once READY; null until analytics has "
+                          "estimated the order, and for one estimated before the ranges")
+    estimated_ready_by: datetime | None = Field(
+        None, description="the latest range's high end: the 90th percentile of when the order "
+                          "will be READY (wall-clock UTC datetime; the ready time once READY); "
+                          "null as estimated_ready_from is")
+    promised_ready_by: datetime | None = Field(
+        None, description="the promise: the high end (90th percentile) of the range given when "
+                          "the order was placed, what the customer was told; written once, "
+                          "never moves (wall-clock UTC datetime); an order READY after it was "
+                          "late; null as estimated_ready_from is")
     ready_at: datetime | None = None
     collected_at: datetime | None = None
 
@@ -70,18 +88,27 @@ class StockOut(BaseModel):
     items: dict[str, int]
 
 
+PROMISE_DESCRIPTION = ("the promise of the order this is for: the high end (90th "
+                       "percentile) of the range given at placement (wall-clock UTC datetime, "
+                       "as GET /orders/{number} gives it); the order is late once it is past "
+                       "and the order not READY; null for a refill, before analytics has "
+                       "estimated the order, or for an order estimated before the ranges")
+
+
 class WorkerOut(BaseModel):
     id: int
     state: Literal["idle", "busy"]
     item: str | None
     order_number: int | None
     started_at: datetime | None
+    promised_ready_by: datetime | None = Field(None, description=PROMISE_DESCRIPTION)
 
 
 class QueuedUnitOut(BaseModel):
     item: str
     order_number: int
     queued_at: datetime
+    promised_ready_by: datetime | None = Field(None, description=PROMISE_DESCRIPTION)
 
 
 class KitchenOut(BaseModel):
@@ -90,6 +117,14 @@ class KitchenOut(BaseModel):
     favorites_first: bool
     stock_target: int
     speed: float
+
+
+class ReadyRangeOut(BaseModel):
+    """When a waiting order should be READY: 8 orders in 10 are ready between the two ends
+    (10th and 90th percentiles, calibrated on past orders; see docs/estimates.md)."""
+
+    from_: datetime = Field(alias="from", description="the low end (10th percentile), wall clock")
+    by: datetime = Field(description="the high end (90th percentile), wall clock")
 
 
 class BoardOut(BaseModel):
@@ -101,6 +136,11 @@ class BoardOut(BaseModel):
         default_factory=dict,
         description="estimated ready time of each waiting order (requested or in progress), "
                     "by order number, where analytics has estimated it")
+    ranges: dict[str, ReadyRangeOut] = Field(
+        default_factory=dict,
+        description="the latest range of each waiting order, by order number, where analytics "
+                    "has estimated one (beside estimates, which stays as it was for older "
+                    "clients)")
 
 
 class BoardChange(BaseModel):
@@ -110,6 +150,14 @@ class BoardChange(BaseModel):
     estimated_ready_at: datetime | None = Field(
         None, description="the order's latest estimated ready time when the message was sent "
                           "(its ready time once READY); null until analytics has estimated it")
+    estimated_ready_from: datetime | None = Field(
+        None, description="the low end (10th percentile) of the order's latest range when the "
+                          "message was sent (its ready time once READY); null until analytics "
+                          "has estimated it")
+    estimated_ready_by: datetime | None = Field(
+        None, description="the high end (90th percentile) of the order's latest range when the "
+                          "message was sent (its ready time once READY); null until analytics "
+                          "has estimated it")
 
 
 class LiveOut(BaseModel):
