@@ -1,7 +1,7 @@
 // Analytics page: reads /analytics/* every 5 s and draws each chart as inline SVG.
 // No libraries, no build step. Durations from the API are kitchen seconds (wall x speed).
 // Each chart's <svg data-points="N">: N = data points drawn (orders for the wait histogram
-// and the estimate scatter, time buckets for the others).
+// and the estimate scatter, bars for the accuracy by time to ready, time buckets for the others).
 
 import { staffFetch } from "./staff.js";
 
@@ -11,6 +11,8 @@ const MAX_BUCKETS = 60;
 const ESTIMATES_LIMIT = 500;
 const BUCKETS = [60, 120, 300, 600, 900, 1800, 3600]; // kitchen seconds the page may ask for
 const MARGIN = { top: 24, right: 18, bottom: 46, left: 58 };
+const BEFORE_READY = [300, 120, 60]; // kitchen seconds before READY the API judges estimates at
+const RANGE_AIM = 0.8; // the ranges run from the 10th to the 90th percentile
 
 const state = { summary: null, items: [], estimates: [], timeline: null };
 
@@ -54,6 +56,12 @@ function number(value, digits = 0) {
 function withWall(kitchen, wall) {
   const main = duration(kitchen);
   return isNumber(wall) && kitchen !== wall ? `${main} <small>(${duration(wall)} wall)</small>` : main;
+}
+
+/** Seconds since 1970 of an ISO time, to the microsecond the API gives (Date keeps ms). */
+function wallSeconds(iso) {
+  const fraction = /\.(\d+)/.exec(iso)?.[1] ?? "0";
+  return Math.floor(Date.parse(iso) / 1000) + Number(`0.${fraction}`);
 }
 
 function escapeHtml(text) {
@@ -224,14 +232,36 @@ function drawWaits() {
     `${duration(index * width)} – ${duration((index + 1) * width)}`, String(count)]));
 }
 
+/** The range a READY order was given at placement, as kitchen waits after placement, and
+ * whether it held (as the API counts it: ends included; a point range promises nothing);
+ * null for documents written before the ranges. */
+function promisedRange(e) {
+  if (!e.promised_ready_from || !e.promised_ready_by || !e.ready_at) return null;
+  const placed = wallSeconds(e.placed_at), ready = wallSeconds(e.ready_at);
+  const from = wallSeconds(e.promised_ready_from), by = wallSeconds(e.promised_ready_by);
+  // kitchen seconds per wall second while this order waited (the speed then, not now)
+  const speed = ready > placed ? e.wait_seconds / (ready - placed) : state.summary?.speed ?? 1;
+  const held = by <= from ? "no range" : ready < from ? "no, early" : ready > by ? "no, late" : "yes";
+  return { low: (from - placed) * speed, high: (by - placed) * speed, held };
+}
+
+function rangeText(range) {
+  if (!range) return "–";
+  return range.held === "no range" ? duration(range.low) : `${duration(range.low)} – ${duration(range.high)}`;
+}
+
+const ESTIMATE_HEAD = ["Order", "Estimated wait", "Promised range", "Actual wait",
+  "Ready within range", "Error (+ late)"];
+
 function drawEstimates() {
   const svg = document.getElementById("estimate-chart");
   const points = readyOrders().filter((e) => isNumber(e.error_seconds))
-    .map((e) => ({ number: e.number, actual: e.wait_seconds, promised: e.wait_seconds - e.error_seconds, error: e.error_seconds }));
+    .map((e) => ({ number: e.number, actual: e.wait_seconds, promised: e.wait_seconds - e.error_seconds,
+      error: e.error_seconds, range: promisedRange(e) }));
   if (!points.length) {
     empty(svg, "No orders ready yet");
     describe("estimate-desc", "No orders ready yet.");
-    table("estimate-table", ["Order", "Promised wait", "Actual wait", "Error"], []);
+    table("estimate-table", ESTIMATE_HEAD, []);
     return;
   }
   const top = Math.max(1, ...points.map((p) => Math.max(p.actual, p.promised))) * 1.05;
@@ -255,8 +285,73 @@ function drawEstimates() {
   const late = points.filter((p) => p.error > 0).length;
   describe("estimate-desc", `${points.length} orders: ${late} ready later than estimated (above the `
     + `line, red), ${points.length - late} on time or early.`);
-  table("estimate-table", ["Order", "Estimated wait", "Actual wait", "Error (+ late)"], points.map((p) => [
-    String(p.number), duration(p.promised), duration(p.actual), duration(p.error)]));
+  table("estimate-table", ESTIMATE_HEAD, points.map((p) => [String(p.number), duration(p.promised),
+    rangeText(p.range), duration(p.actual), p.range?.held ?? "–", duration(p.error)]));
+}
+
+// --- estimate ranges, and accuracy as orders wait -------------------------------------------
+
+function renderCoverage() {
+  const range = state.summary?.estimate_range;
+  describe("range-coverage", range?.orders && isNumber(range.coverage)
+    ? `Ranges held for ${percent(range.coverage)} of ${range.orders} `
+      + `order${range.orders === 1 ? "" : "s"} (aim: ${percent(RANGE_AIM)})`
+    : "No order given a range at placement is ready yet.");
+}
+
+/** The estimate at placement, then the latest one 5, 2 and 1 minute before READY: orders
+ * counted and mean absolute error (kitchen seconds; null while none). A summary written by
+ * an earlier release has no list: its rows say 0 orders. */
+function accuracyRows() {
+  const errors = state.summary.estimate_error;
+  const listed = state.summary.estimate_error_before_ready ?? [];
+  const before = [...new Set([...BEFORE_READY, ...listed.map((e) => e.seconds_before)])]
+    .sort((a, b) => b - a);
+  return [{ label: "At placement", short: "placement", orders: errors.count, mae: errors.mean_abs_seconds },
+    ...before.map((seconds) => {
+      const found = listed.find((e) => e.seconds_before === seconds);
+      return { label: `${interval(seconds)} before ready`, short: interval(seconds),
+        orders: found?.orders ?? 0, mae: found?.mae_seconds ?? null };
+    })];
+}
+
+function drawAccuracy() {
+  const rows = accuracyRows();
+  table("before-ready-table", ["Estimate", "Orders", "Mean error (absolute)"],
+    rows.map((r) => [r.label, String(r.orders), duration(r.mae)]));
+  const caption = document.createElement("caption");
+  caption.className = "visually-hidden";
+  caption.textContent = "Mean absolute error of the estimate at placement and of the latest one "
+    + "before ready, kitchen time.";
+  document.getElementById("before-ready-table").prepend(caption);
+  const svg = document.getElementById("before-ready-chart");
+  const measured = rows.filter((r) => isNumber(r.mae));
+  if (!measured.length) {
+    empty(svg, "No orders ready yet");
+    describe("before-ready-desc", "No orders ready yet.");
+    return;
+  }
+  const top = Math.max(1, ...measured.map((r) => r.mae)) * 1.15; // room for the value labels
+  const unit = unitFor(top);
+  const plot = frame(svg, {
+    xDomain: [0, rows.length], yDomain: [0, top],
+    xTicks: rows.map((_, index) => index + 0.5), yTicks: ticks(0, top / unit.divide, 5).map((t) => t * unit.divide),
+    xFormat: (v) => rows[Math.floor(v)].short, yFormat: (v) => `${Number((v / unit.divide).toFixed(2))}`,
+    xLabel: "when the estimate was made",
+    yLabel: `mean error (${unit.name})`,
+  });
+  rows.forEach((r, index) => {
+    if (!isNumber(r.mae)) return;
+    const x0 = plot.x(index + 0.2), x1 = plot.x(index + 0.8);
+    plot.data.append(svgElement("rect", {
+      class: "a-bar", x: x0, width: Math.max(1, x1 - x0), y: plot.y(r.mae), height: plot.y(0) - plot.y(r.mae),
+    }));
+    plot.data.append(svgElement("text", { class: "a-value", x: (x0 + x1) / 2, y: plot.y(r.mae) - 5, "text-anchor": "middle" },
+      duration(r.mae)));
+  });
+  svg.dataset.points = String(measured.length);
+  describe("before-ready-desc", `Mean absolute error of the estimate: ${rows.map((r) => `${r.label.toLowerCase()} `
+    + `${duration(r.mae)} (${r.orders} order${r.orders === 1 ? "" : "s"})`).join("; ")}.`);
 }
 
 function timelineFrame(svg, buckets, yMax, yTicksCount, yFormat, yLabel) {
@@ -408,6 +503,8 @@ function render() {
   renderSummary();
   drawWaits();
   drawEstimates();
+  renderCoverage();
+  drawAccuracy();
   drawThroughput();
   drawQueue();
   drawUtilisation();
