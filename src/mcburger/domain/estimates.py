@@ -23,6 +23,7 @@ from collections import defaultdict, deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from mcburger.domain.kitchen import Kitchen
 from mcburger.domain.menu import Menu
@@ -88,11 +89,6 @@ class FavouriteDemand:
     def rates(self) -> dict[str, float]:
         """Units per second, by favourite (empty until two takings span some time)."""
         return self._rates
-
-    @property
-    def last(self) -> datetime | None:
-        """When the newest taking was: foreseen takings follow it at the learned pace."""
-        return self.taken[-1][0] if self.taken else None
 
     def _measure(self) -> dict[str, float]:
         if len(self.taken) < 2:
@@ -189,7 +185,6 @@ class Forecast:
         self._ready: dict[int, float] = {}
         self._appended: list[tuple[int, str, int, int]] = []  # (number, item, first, quantity)
         self._demand: tuple[tuple[str, float], ...] = ()  # the rates the plan foresees
-        self._anchor: datetime | None = None  # the newest real taking they follow
         # the next foreseen taking of each favourite: (seconds from the origin, item, gap)
         self._takings: list[tuple[float, str, float]] = []
         self._held: dict[str, int] = {}  # favourites still owed: no taking until supplied
@@ -216,13 +211,11 @@ class Forecast:
         ff1 = kitchen.setup.favorites_first
         refills = tuple(kitchen.refill_need(f.id) for f in kitchen.menu.favorites) if ff1 else ()
         rates = tuple(sorted(demand.rates().items())) if ff1 and demand else ()
-        anchor = demand.last if rates and demand else None
         if (self.stale or self._origin is None or self._valid_until is None
                 or now > self._valid_until or refills != self._refills
-                or rates != self._demand or anchor != self._anchor):
+                or rates != self._demand):
             self._simulate(now, ordering, kitchen, expected,
-                           unaccepted() if callable(unaccepted) else unaccepted, refills, rates,
-                           anchor)
+                           unaccepted() if callable(unaccepted) else unaccepted, refills, rates)
             self.changed = None
         else:
             self.changed = self._extend()
@@ -237,7 +230,7 @@ class Forecast:
     def _simulate(self, now: datetime, ordering: Ordering, kitchen: Kitchen,
                   expected: Mapping[str, float] | ItemTimes,
                   unaccepted: Sequence[tuple[str, int]], refills: tuple[int, ...],
-                  rates: tuple[tuple[str, float], ...], anchor: datetime | None) -> None:
+                  rates: tuple[tuple[str, float], ...]) -> None:
         self.simulations += 1
         self.stale, self._appended, self._origin, self._refills = False, [], now, refills
         self._seconds = ({item.id: expected.expected(item.id) for item in kitchen.menu}
@@ -272,16 +265,15 @@ class Forecast:
         self._supply = supply
         self._valid_until = (now + timedelta(seconds=valid) if valid < math.inf
                              else datetime.max.replace(tzinfo=now.tzinfo))
-        self._demand, self._anchor = rates, anchor  # takings start after the units made
+        self._demand = rates  # the takings start after the units already made
         self._variances = {item.id: item.variance_seconds ** 2 / 3 / kitchen.setup.speed ** 2
                            for item in kitchen.menu}  # uniform on base +- variance
         owed = {item: len(waiting) for item, waiting in ordering.waiting.items()}
-        self._takings, self._held = self._foreseen_takings(
-            rates, kitchen.setup.workers, owed, 0.0 if anchor is None
-            else (anchor - now).total_seconds())
-        if self._takings:  # once the first foreseen taking is due, plan again
-            self._valid_until = min(self._valid_until,
-                                    now + timedelta(seconds=self._takings[0][0]))
+        self._takings, self._held = self._foreseen_takings(rates, kitchen.setup.workers, owed)
+        if self._takings or self._held:
+            # Takings are foreseen from now on (a Poisson stream has no memory): the plan
+            # holds for this instant only, like one with an idle worker.
+            self._valid_until = now
         self._variance_rate = self._spread_per_second(rates, kitchen.setup.workers)
         if kitchen.setup.favorites_first:
             for favourite, need in zip(kitchen.menu.favorites, refills, strict=True):
@@ -323,25 +315,19 @@ class Forecast:
         return [(item, rate * scale) for item, rate in known]
 
     def _foreseen_takings(self, rates: tuple[tuple[str, float], ...], workers: int,
-                          owed: Mapping[str, int], anchor: float,
+                          owed: Mapping[str, int],
                           ) -> tuple[list[tuple[float, str, float]], dict[str, int]]:
-        """The first foreseen taking of each favourite after now: the takings follow the
-        newest real one (``anchor`` seconds from now, <= 0) at ``(k + 1/2)`` gaps, so the
-        count by any time is the rate times it, rounded, and the plan does not depend on
-        when it was made. A favourite orders still wait for is held until the plan has made
-        their units (until then its stock is empty, and a later customer's unit waits in the
-        queue behind this one)."""
+        """The first foreseen taking of each favourite: one gap from now (the time by which
+        the expected count of takings reaches one), then one every gap. A favourite orders
+        still wait for is held until the plan has made their units (until then its stock is
+        empty, and a later customer's unit waits in the queue behind this one)."""
         takings, held = [], {}
         for item, rate in self._scaled(rates, workers):
             made = len(self._supply.get(item, ()))
             if owed.get(item, 0) > made:
                 held[item] = owed[item]
                 continue
-            gap = 1 / rate
-            first = anchor + 0.5 * gap
-            if first <= 0:
-                first += (math.floor(-first / gap) + 1) * gap
-            takings.append((first, item, gap))
+            takings.append((1 / rate, item, 1 / rate))
         heapq.heapify(takings)
         return takings, held
 
@@ -373,7 +359,7 @@ class Forecast:
         if item in self._held and len(made) >= self._held[item]:  # owed units all planned
             del self._held[item]
             rate = dict(self._scaled(self._demand, len(self._free_at)))[item]
-            heapq.heappush(self._takings, (made[-1] + 0.5 / rate, item, 1 / rate))
+            heapq.heappush(self._takings, (made[-1] + 1 / rate, item, 1 / rate))
 
     def _unit(self, item: str, index: int) -> float:
         """When the ``index``-th unit ordering waits for of ``item`` comes out (s)."""
@@ -399,47 +385,85 @@ class Calibration:
     and corrects a bias the model may have): so 8 orders in 10 fall inside it, whatever the
     mode, as long as the recent past is like the near future. Until ``min_count`` errors are
     in, the standard normal's quantiles. O(window) memory; a new error costs O(window).
+
+    The recent past is not quite the near future (a queue builds up and drains; errors
+    arrive a wait late), so the share left outside is also steered (adaptive conformal
+    inference, Gibbs and Candes 2021): each range that missed widens the next ones a little,
+    each that held narrows them, ``miss += step x (0.2 - missed)``, and the quantiles taken
+    are ``miss / 2`` and ``1 - miss / 2``. Over any long stretch the share missed then stays
+    within about ``1 / (step x orders)`` of 0.2, whatever the errors do.
     """
 
-    def __init__(self, window: int = 300, min_count: int = 30) -> None:
-        self.window, self.min_count = window, min_count
-        self.errors: deque[float] = deque()
-        self._sorted: list[float] = []
+    TARGET_MISS = 0.2  # an 80 % range: the 10th to the 90th percentile
+
+    def __init__(self, window: int = 300, min_count: int = 30, step: float = 0.01) -> None:
+        self.window, self.min_count, self.step = window, min_count, step
+        self.errors: dict[int, deque[float]] = {}  # by horizon class, in arrival order
+        self._sorted: dict[int, list[float]] = {}
+        self.miss = self.TARGET_MISS  # the share of outcomes the ranges now leave outside
         self.observed = 0  # errors taken in so far: when it moves, every range may move
 
-    def observe(self, actual: float, estimated: float, spread: float) -> None:
+    @staticmethod
+    def horizon(offset: float) -> int:
+        """The class of an estimate ``offset`` seconds ahead (index in ``HORIZONS``)."""
+        return bisect.bisect_right(HORIZONS, offset)
+
+    def observe(self, actual: float, estimated: float, spread: float,
+                missed: bool | None = None) -> None:
         """An order estimated ``estimated`` seconds after its placement, with ``spread``, was
-        ready ``actual`` seconds after it (an estimate with no spread teaches nothing)."""
+        ready ``actual`` seconds after it (an estimate with no spread teaches nothing);
+        ``missed``: whether it fell outside the range it was given then."""
         if spread <= 0:
             return
+        if missed is not None:
+            self.miss = min(0.6, max(0.02, self.miss + self.step * (
+                self.TARGET_MISS - float(missed))))
         error = (actual - estimated) / spread
+        kind = self.horizon(estimated)
         self.observed += 1
-        self.errors.append(error)
-        bisect.insort(self._sorted, error)
-        if len(self.errors) > self.window:
-            self._sorted.pop(bisect.bisect_left(self._sorted, self.errors.popleft()))
+        errors = self.errors.setdefault(kind, deque())
+        ordered = self._sorted.setdefault(kind, [])
+        errors.append(error)
+        bisect.insort(ordered, error)
+        if len(errors) > self.window:
+            ordered.pop(bisect.bisect_left(ordered, errors.popleft()))
 
-    def quantiles(self) -> tuple[float, float, float]:
-        """The 10th, 50th and 90th percentiles of the standardised errors."""
-        values = self._sorted
+    def quantiles(self, offset: float) -> tuple[float, float, float]:
+        """The 10th, 50th and 90th percentiles of the standardised errors of estimates as far
+        ahead as ``offset`` seconds (the same class); all classes pooled until it has
+        ``min_count``, the standard normal's until they have."""
+        values = self._sorted.get(self.horizon(offset), [])
+        if len(values) < self.min_count:
+            values = sorted(e for errors in self.errors.values() for e in errors)
         if len(values) < self.min_count:
             return NORMAL_QUANTILES
-        return (_quantile(values, 0.1), _quantile(values, 0.5), _quantile(values, 0.9))
+        return (_quantile(values, self.miss / 2), _quantile(values, 0.5),
+                _quantile(values, 1 - self.miss / 2))
 
-    def range(self, offset: float, spread: float) -> tuple[float, float, float]:
+    def range(self, offset: float, spread: float,
+              median: bool = True) -> tuple[float, float, float]:
         """``(low, point, high)`` seconds from now for a model estimate ``offset`` seconds
-        from now with ``spread``: ordered, none before now."""
-        low, middle, high = (max(0.0, offset + q * spread) for q in self.quantiles())
+        from now with ``spread``: ordered, none before now. The point is the calibrated
+        median with ``median``, else the model's own estimate."""
+        low, middle, high = (max(0.0, offset + q * spread) for q in self.quantiles(offset))
+        if not median:
+            middle = max(0.0, offset)
         return low, max(low, middle), max(low, middle, high)
 
-    def state(self) -> list[float]:
-        return list(self.errors)
+    def state(self) -> dict[str, Any]:
+        return {"miss": self.miss,
+                "errors": {str(kind): list(errors) for kind, errors in self.errors.items()}}
 
-    def restore(self, errors: Sequence[float]) -> None:
-        self.errors, self._sorted = deque(), []
-        for error in errors:
-            self.errors.append(float(error))
-        self._sorted = sorted(self.errors)
+    def restore(self, state: Mapping[str, Any]) -> None:
+        self.miss = float(state.get("miss", self.TARGET_MISS))
+        self.errors = {int(kind): deque(float(e) for e in errors)
+                       for kind, errors in state.get("errors", {}).items()}
+        self._sorted = {kind: sorted(errors) for kind, errors in self.errors.items()}
+
+
+# Estimates are calibrated by how far ahead they look (seconds): a wait of one or two units
+# errs differently from one behind a long queue (Mondrian conformal prediction).
+HORIZONS = (120.0, 300.0, 600.0)
 
 
 def _quantile(values: Sequence[float], fraction: float) -> float:

@@ -39,6 +39,7 @@ from mcburger.application.analytics.estimates import OrderEstimates
 from mcburger.application.analytics.items import empty_item_stats
 from mcburger.application.analytics.kitchen_time import KitchenTime
 from mcburger.application.analytics.measurements import Measurements
+from mcburger.application.analytics.mirror import Placement
 from mcburger.application.analytics.samples import percentile
 from mcburger.application.analytics.timeline import BUCKET_SECONDS, timeline
 from mcburger.application.ports import JSON, EventStore, ReadModelStore, RecordedEvent
@@ -114,9 +115,12 @@ class Analytics:
                   for doc in await self._read_models.find(ESTIMATES, after_seq=after)}
         for number, document in stored.items():
             if document.get("model_spread_seconds"):  # the replayed READY calibrates with it
-                self.estimates.mirror.remember_placement(
-                    number, datetime.fromisoformat(document["model_estimate_at_placement"]),
-                    float(document["model_spread_seconds"]))
+                self.estimates.mirror.remember_placement(number, Placement(
+                    datetime.fromisoformat(document["model_estimate_at_placement"]),
+                    float(document["model_spread_seconds"]),
+                    float(document["model_ahead_seconds"]),
+                    datetime.fromisoformat(document["promised_ready_from"]),
+                    datetime.fromisoformat(document["promised_ready_by"])))
             low, high = document.get("promised_ready_from"), document.get("promised_ready_by")
             self.measured.estimated_at_placement(
                 number, datetime.fromisoformat(document["estimated_at_placement"]),

@@ -157,7 +157,7 @@ class OrderEstimates:
         else:
             self._moved |= moved or set()
         for number in opened:
-            self.mirror.placed(number, estimates)
+            self.mirror.placed(number, estimates, now)
         ranges: dict[int, ReadyRange] = {}
         for number in (self._open if every else (moved or set()) | set(opened)):
             if number in self._open and number in estimates:
@@ -207,13 +207,15 @@ class OrderEstimates:
                         "promised_ready_by": estimate.high.isoformat(),
                         # what calibrates later ranges once READY (read back at a restart)
                         "model_estimate_at_placement": None, "model_spread_seconds": None,
+                        "model_ahead_seconds": None,
                         "ready_at": None, "wait_seconds": None, "error_seconds": None,
                         "error_wall_seconds": None}
             self._measured.estimated_at_placement(number, estimate.at,
                                                   (estimate.low, estimate.high))
             if (model := self.mirror.at_placement(number)) is not None:
-                document["model_estimate_at_placement"] = model[0].isoformat()
-                document["model_spread_seconds"] = model[1]
+                document["model_estimate_at_placement"] = model.estimated.isoformat()
+                document["model_spread_seconds"] = model.spread
+                document["model_ahead_seconds"] = model.ahead
         if status in (OrderStatus.READY, OrderStatus.COLLECTED):
             document["ready_at"] = ready_at = document["ready_at"] or now.isoformat()
             for field in RANGE_FIELDS:

@@ -44,6 +44,28 @@ Request = tuple[int, str, int]  # (order number, item, units the kitchen has not
 
 
 @dataclass(frozen=True)
+class Placement:
+    """What the model said when an order was placed: its estimate (before calibration),
+    spread, how many seconds ahead it looked, and the range the customer was given."""
+
+    estimated: datetime
+    spread: float
+    ahead: float
+    low: datetime
+    high: datetime
+
+    def state(self) -> list[Any]:
+        return [self.estimated.isoformat(), self.spread, self.ahead, self.low.isoformat(),
+                self.high.isoformat()]
+
+    @classmethod
+    def restored(cls, held: list[Any]) -> Placement:
+        estimated, spread, ahead, low, high = held
+        return cls(datetime.fromisoformat(estimated), float(spread), float(ahead),
+                   datetime.fromisoformat(low), datetime.fromisoformat(high))
+
+
+@dataclass(frozen=True)
 class ReadyRange:
     """An order's estimated ready time and its range: 8 orders in 10 are ready between
     ``low`` and ``high`` (the 10th and 90th percentiles, calibrated), ``at`` is the median."""
@@ -69,8 +91,9 @@ class RestaurantMirror:
         self._started: dict[str, datetime] = {}
         self.demand = FavouriteDemand()
         self.calibration = Calibration()
-        # order number -> the model's estimate at placement and its spread, until READY
-        self._at_placement: dict[int, tuple[datetime, float]] = {}
+        # order number -> the model's estimate at placement, its spread, how many seconds
+        # ahead it looked, and the range given, until READY
+        self._at_placement: dict[int, Placement] = {}
         self.forecast = Forecast()
 
     def apply(self, event: Event) -> None:
@@ -90,9 +113,10 @@ class RestaurantMirror:
                 self.demand.observe(event.occurred_at, event.item, 1)
             case OrderReady():
                 if (placed := self._at_placement.pop(event.number, None)) is not None:
-                    estimated, spread = placed
+                    ready = event.occurred_at
                     self.calibration.observe(
-                        (event.occurred_at - estimated).total_seconds(), 0.0, spread)
+                        placed.ahead + (ready - placed.estimated).total_seconds(), placed.ahead,
+                        placed.spread, not placed.low <= ready <= placed.high)
         kind = type(event)
         if kind in _MOVES_THE_PLAN or (isinstance(event, UnitAllocated)
                                        and event.source == "kitchen"):
@@ -131,23 +155,32 @@ class RestaurantMirror:
         if number not in estimates:
             return ReadyRange(now, now, now)
         offset = (estimates[number] - now).total_seconds()
-        low, at, high = self.calibration.range(offset, estimates.spread(number))
+        # Under FF.1 the plan foresees the *mean* delay the refills cause, and that delay is
+        # skewed (mostly small, sometimes long): its median, what minimises the absolute
+        # error, is learned. With FF.1 off the plan's errors are symmetric (preparation
+        # times vary evenly around their mean), and moving the point only adds noise.
+        low, at, high = self.calibration.range(offset, estimates.spread(number),
+                                               median=self.kitchen.setup.favorites_first)
         return ReadyRange(*(now + timedelta(seconds=s) for s in (low, at, high)))
 
-    def placed(self, number: int, estimates: Estimates) -> None:
-        """Order ``number``'s estimate at placement is taken from ``estimates``: its error,
-        once READY, calibrates the ranges to come."""
+    def placed(self, number: int, estimates: Estimates, now: datetime) -> ReadyRange:
+        """Order ``number``'s estimate at placement (``now``), taken from ``estimates``: its
+        error, once READY, calibrates the ranges to come."""
+        given = self.ready_range(estimates, number, now)
         if number in estimates and (spread := estimates.spread(number)) > 0:
-            self._at_placement[number] = (estimates[number], spread)
+            self._at_placement[number] = Placement(
+                estimates[number], spread, (estimates[number] - now).total_seconds(),
+                given.low, given.high)
+        return given
 
-    def at_placement(self, number: int) -> tuple[datetime, float] | None:
-        """The model's estimate at placement of an order not READY yet, and its spread."""
+    def at_placement(self, number: int) -> Placement | None:
+        """What the model said at placement of an order not READY yet."""
         return self._at_placement.get(number)
 
-    def remember_placement(self, number: int, estimate: datetime, spread: float) -> None:
+    def remember_placement(self, number: int, placement: Placement) -> None:
         """An estimate at placement read back from its document (at a restart)."""
-        if spread > 0:
-            self._at_placement.setdefault(number, (estimate, spread))
+        if placement.spread > 0:
+            self._at_placement.setdefault(number, placement)
 
     def forget_placements_but(self, numbers: set[int]) -> None:
         """Keep only these orders' estimates at placement (the others are READY)."""
@@ -165,8 +198,8 @@ class RestaurantMirror:
                 "started": {pid: at.isoformat() for pid, at in self._started.items()},
                 "demand": self.demand.state(),
                 "calibration": self.calibration.state(),
-                "at_placement": {str(n): [at.isoformat(), spread]
-                                 for n, (at, spread) in self._at_placement.items()}}
+                "at_placement": {str(n): placement.state()
+                                 for n, placement in self._at_placement.items()}}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.ordering.restore(state["ordering"], 0)
@@ -184,9 +217,9 @@ class RestaurantMirror:
         # A snapshot from before the FF.1 forecast and the ranges has none of these: they are
         # learned again from the events that follow.
         self.demand.restore(state.get("demand", []))
-        self.calibration.restore(state.get("calibration", []))
-        self._at_placement = {int(n): (datetime.fromisoformat(at), float(spread))
-                              for n, (at, spread) in state.get("at_placement", {}).items()}
+        self.calibration.restore(state.get("calibration", {}))
+        self._at_placement = {int(n): Placement.restored(held)
+                              for n, held in state.get("at_placement", {}).items()}
 
     def _accepted(self, order_id: str, item: str, units: int) -> None:
         number, _, remaining = self.unaccepted.get((order_id, item), (0, item, 0))

@@ -42,7 +42,7 @@ class PlacementObserver:
     def estimate(self, number: int, now: datetime) -> PlacementEstimate:
         """Order ``number``'s estimates, right after the events of its placement."""
         estimates = self.mirror.estimate(now)
-        self.mirror.placed(number, estimates)
+        self.mirror.placed(number, estimates, now)
         ours = self.mirror.ready_range(estimates, number, now)
         self.follow(now)
         return PlacementEstimate(
