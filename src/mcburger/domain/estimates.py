@@ -323,11 +323,12 @@ class Forecast:
         empty, and a later customer's unit waits in the queue behind this one)."""
         takings, held = [], {}
         for item, rate in self._scaled(rates, workers):
-            made = len(self._supply.get(item, ()))
-            if owed.get(item, 0) > made:
-                held[item] = owed[item]
+            made, waiting = self._supply.get(item, []), owed.get(item, 0)
+            if waiting > len(made):
+                held[item] = waiting
                 continue
-            takings.append((1 / rate, item, 1 / rate))
+            # after the last owed unit already under way (supply is sorted), or from now
+            takings.append(((made[waiting - 1] if waiting else 0.0) + 1 / rate, item, 1 / rate))
         heapq.heapify(takings)
         return takings, held
 

@@ -80,6 +80,27 @@ def test_figures_are_finite_and_in_range(result: DayResult) -> None:
     assert wait["p50_seconds"] <= wait["p90_seconds"] <= wait["max_seconds"]
 
 
+def test_ranges_hold_the_estimate_and_their_coverage_is_a_share(result: DayResult) -> None:
+    for order in result.orders:
+        assert 0.0 <= order.low <= order.estimate + 1e-9 <= order.high + 2e-9, order.number
+        assert all(math.isfinite(e) for e in order.errors_before_ready.values())
+    rng = day_figures(result)["estimate"]["range"]
+    assert 0.0 <= rng["coverage"] <= 1.0 and 0.0 <= rng["coverage_all_orders"] <= 1.0
+    assert rng["coverage"] + rng["below_low"] + rng["above_high"] == pytest.approx(1.0)
+    assert rng["mean_width_seconds"] > 0
+
+
+def test_accuracy_before_ready_counts_only_orders_placed_by_then(result: DayResult) -> None:
+    rows = day_figures(result)["estimate"]["before_ready"]
+    assert [row["seconds_before"] for row in rows] == [300, 120, 60]
+    counts = [row["orders"] for row in rows]
+    assert 0 < counts[0] <= counts[1] <= counts[2] <= len(result.orders)
+    assert all(math.isfinite(row["mae_seconds"]) and math.isfinite(row["bias_seconds"])
+               for row in rows)
+    for order in result.orders:
+        assert all(before <= order.wait + 1e-6 for before in order.errors_before_ready)
+
+
 async def test_estimates_at_placement_are_the_ones_live_analytics_records(
         result: DayResult) -> None:
     read_models = InMemoryReadModelStore()
