@@ -8,6 +8,11 @@
 //   #errors[role=alert]               422 validation messages and network errors, in words
 //   #order (visible after placing) > #order-number, #order-status (text and data-status =
 //     REQUESTED | IN_PROGRESS | READY | COLLECTED), #order-estimate; button#new-order
+//   #order-estimate: with the order's range "Ready in 4–6 min", "Ready in about 5 min", "Ready
+//     in up to 3 min" or "Ready any moment now" (.estimate-words), then "(around <time>)" while
+//     the estimate is ahead; without a range (an older server, or an order estimated before
+//     the ranges) "Estimated ready at <time> (in about N min)"; data-kind = range | point |
+//     pending | ready
 // Optional: ?transport=sse (or poll, or "sse,poll") limits the live-feed transports tried.
 
 import { connectBoardFeed, describeState, transportsFromQuery } from "./live.js";
@@ -15,7 +20,7 @@ import { connectBoardFeed, describeState, transportsFromQuery } from "./live.js"
 const MAX_PER_LINE = 20;        // as the API: OrderLineIn.quantity le=20
 const MAX_UNITS = 50;           // as the API: at most 50 units per order
 const REFRESH_EVERY_MS = 10000; // GET /orders/{n} while following, besides live changes
-const TICK_MS = 5000;           // re-word "in about N min"
+const TICK_MS = 5000;           // re-word "Ready in 4–6 min" as time passes
 const AUTO_RETURN_MS = 120000;  // back to the menu this long after the order is READY
 const AUTO_RETURN_COLLECTED_MS = 30000; // ... or after it is COLLECTED
 const REQUEST_TIMEOUT_MS = 15000;
@@ -130,8 +135,14 @@ function units() {
   return total;
 }
 
+/** Milliseconds of an API datetime (at most milliseconds kept: not every engine reads more). */
+function parseTime(iso) {
+  if (typeof iso !== "string") return NaN;
+  return Date.parse(iso.trim().replace(/(\.\d{3})\d+/, "$1"));
+}
+
 function localTime(iso) {
-  const date = new Date(iso);
+  const date = new Date(parseTime(iso));
   if (Number.isNaN(date.getTime())) return "";
   return date.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
 }
@@ -467,24 +478,54 @@ function timeElement(iso) {
   return time;
 }
 
+/** Whole minutes from `now` until `at` (ms), at least 1. */
+function minutesUntil(at, now) {
+  return Math.max(1, Math.round((at - now) / 60000));
+}
+
+/** The order's range in a customer's words ("in 4–6 min", "in about 5 min", "in up to 3 min",
+ *  "any moment now"), counted from the server's clock; null without a range. The range holds
+ *  8 orders in 10 (10th to 90th percentile), so its ends are said, not the median alone. */
+function rangeWords(fromIso, byIso, now) {
+  const from = parseTime(fromIso);
+  const by = parseTime(byIso);
+  if (!Number.isFinite(from) || !Number.isFinite(by)) return null;
+  if (by <= now) return "any moment now";
+  const high = minutesUntil(by, now);
+  if (from <= now) return `in up to ${high} min`;
+  const low = minutesUntil(from, now);
+  return low >= high ? `in about ${high} min` : `in ${low}–${high} min`;
+}
+
 function renderEstimate() {
   if (!order) return;
   const target = el.orderEstimate;
   if (done()) {
+    target.dataset.kind = "ready";
     if (order.ready_at) target.replaceChildren("Ready since ", timeElement(order.ready_at));
     else target.replaceChildren("Ready now");
     return;
   }
   const iso = order.estimated_ready_at;
-  const at = iso ? Date.parse(iso) : NaN;
+  const at = iso ? parseTime(iso) : NaN;
   if (!Number.isFinite(at)) {
+    target.dataset.kind = "pending";
     target.replaceChildren("Working out when it will be ready…");
     return;
   }
-  const remaining = at - (Date.now() + clockOffsetMs);
-  const relative = remaining > 0
-    ? `in about ${Math.max(1, Math.round(remaining / 60000))} min`
-    : "any moment now";
+  const now = Date.now() + clockOffsetMs;
+  const words = rangeWords(order.estimated_ready_from, order.estimated_ready_by, now);
+  if (words !== null) {
+    target.dataset.kind = "range";
+    const said = document.createElement("strong");
+    said.className = "estimate-words";
+    said.textContent = `Ready ${words}`;
+    if (at > now) target.replaceChildren(said, " (around ", timeElement(iso), ")");
+    else target.replaceChildren(said);
+    return;
+  }
+  target.dataset.kind = "point";
+  const relative = at > now ? `in about ${minutesUntil(at, now)} min` : "any moment now";
   target.replaceChildren("Estimated ready at ", timeElement(iso), ` (${relative})`);
 }
 
