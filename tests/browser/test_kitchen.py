@@ -1,13 +1,16 @@
-"""The kitchen display: busy workers, the queue with age colours, the stock of favourites."""
+"""The kitchen display: busy workers, the queue with age colours, the stock of favourites, and the
+orders past their promise."""
 
 from __future__ import annotations
 
 import re
+from datetime import timedelta
+from email.utils import format_datetime, parsedate_to_datetime
 
 import pytest
 
 from tests.browser.conftest import PageOpener, screenshot
-from tests.browser.helpers import assert_no_script_errors, expect, place_order
+from tests.browser.helpers import Route, assert_no_script_errors, expect, order, place_order
 from tests.e2e.processes import Server
 
 pytestmark = pytest.mark.browser
@@ -48,3 +51,58 @@ def test_kitchen_shows_busy_workers_queue_and_stock(open_page: PageOpener, serve
     expect(kitchen.locator('section#workers li[data-worker][data-state="idle"]')).to_have_count(2)
     expect(kitchen.locator("#errors")).to_have_text(re.compile(r"^\s*$"))
     assert_no_script_errors(open_page)
+
+
+class ServerClock:
+    """Moves the server's clock as the kitchen display sees it: the Date header of every answer
+    the page gets is ``ahead`` later than the server said (the page corrects its own clock
+    from those headers, so this is how time passes for it; the data stay the server's)."""
+
+    def __init__(self) -> None:
+        self.ahead = timedelta(0)
+
+    def answer(self, route: Route) -> None:
+        response = route.fetch()
+        headers = dict(response.headers)
+        said = parsedate_to_datetime(headers["date"])
+        headers["date"] = format_datetime(said + self.ahead, usegmt=True)
+        route.fulfill(response=response, headers=headers)
+
+
+def test_kitchen_flags_the_orders_past_their_promise(open_page: PageOpener,
+                                                     server: Server) -> None:
+    clock = ServerClock()
+    kitchen = open_page("/kitchen/", setup=lambda context: context.route(
+        re.compile(r"/(kitchen|stock|orders|menu)(\?.*)?$"), clock.answer))
+    late_count = kitchen.locator("#late-orders")
+    expect(kitchen.locator("#connection")).to_have_attribute("data-state", "online")
+    expect(late_count).to_have_text("No order past its promise")
+
+    # 40 units for 2 workers (0.5 and 0.7 s each at --speed 300): queued for seconds, its
+    # promise seconds ahead, so not late yet.
+    number = place_order(server, {"nuggets": 20, "chicken-wrap": 20})
+    promise = order(server, number)["promised_ready_by"]
+    assert promise is not None
+    rows = kitchen.locator(f'section#queue li[data-order="{number}"]')
+    expect(rows.first).to_be_visible()
+    expect(rows.first).to_have_attribute("data-late", "false")
+    expect(rows.first.locator(".k-late")).to_be_hidden()
+    expect(late_count).to_have_attribute("data-count", "0")
+
+    # An hour later on the server's clock the order, still in the kitchen, is past its promise:
+    # each of its rows says so in words, and the header names it.
+    clock.ahead = timedelta(hours=1)
+    expect(rows.first).to_have_attribute("data-late", "true")
+    expect(rows.first.locator(".k-late")).to_have_text(re.compile("Past promise"))
+    expect(rows.first.locator(".k-late")).to_be_visible()
+    on_worker = kitchen.locator(f'section#workers li[data-order="{number}"]')
+    expect(on_worker.first.locator(".k-late")).to_be_visible()
+    expect(late_count).to_have_attribute("data-count", "1")
+    expect(late_count).to_have_text(f"1 order past its promise (order {number})")
+    screenshot(kitchen, "kitchen-past-promise")
+
+    # Back on the server's own clock, nothing is late.
+    clock.ahead = timedelta(0)
+    expect(late_count).to_have_attribute("data-count", "0")
+    expect(kitchen.locator('section#queue li[data-late="true"]')).to_have_count(0)
+    assert_no_script_errors(open_page, kitchen)

@@ -1,9 +1,18 @@
 // Kitchen display: each worker's unit, the FIFO queue with age colours, stock of the
-// favourites, FF.1, and the READY orders with a "Collected" button.
+// favourites, FF.1, the READY orders with a "Collected" button, and the orders past their
+// promise.
 //
 // Data: polls GET /kitchen, /stock and /orders?status=READY every second (GET /menu until it
 // has it); the /board/ws feed, when it is reachable, only triggers an earlier poll.
-// Times: every timer is KITCHEN time = wall-clock elapsed × the kitchen's `speed`.
+// Times: every timer is KITCHEN time = wall-clock elapsed × the kitchen's `speed`. The promise
+// is not a timer: it is the wall-clock time the customer was told (the high end of the range
+// given at placement), compared with the server-corrected wall clock, whatever the speed.
+// Past promise: GET /kitchen gives each queued unit and busy worker its order's
+// `promised_ready_by` (one bounded read on the server for the orders in the kitchen; listing
+// the waiting orders instead would scan every order ever placed, per screen, every second). An
+// order with a unit in the queue or on a worker is not READY, so once that time has passed on
+// the server's clock its rows say "Past promise" (li[data-late="true"] > .k-late) and the
+// header counts and names such orders (#late-orders, data-count).
 // Query string: ?green=180&yellow=300 (age thresholds, kitchen seconds), ?clock=local (trust the
 // browser's clock, no correction from the server's Date header), ?ws=0 (no WebSocket).
 
@@ -39,6 +48,7 @@ const ui = {
   readyTitle: $('#ready-title'),
   favoritesFirst: $('#favorites-first'),
   speedNote: $('#speed-note'),
+  lateOrders: $('#late-orders'),
   connection: $('#connection'),
   connectionText: $('#connection .k-connection-text'),
   errors: $('#errors'),
@@ -197,11 +207,13 @@ function normaliseKitchen(doc) {
       item: w.item ?? null,
       orderNumber: w.order_number ?? null,
       startedMs: parseTime(w.started_at),
+      promisedMs: parseTime(w.promised_ready_by),  // NaN: no promise (refill, older server)
     })),
     queue: (Array.isArray(doc?.queue) ? doc.queue : []).map((u) => ({
       item: u.item,
       orderNumber: u.order_number ?? null,
       queuedMs: parseTime(u.queued_at),
+      promisedMs: parseTime(u.promised_ready_by),
     })),
     favoritesFirst: doc?.favorites_first === true,
     speed: speedKnown ? doc.speed : FALLBACK_SPEED,
@@ -240,6 +252,25 @@ function fillOrder(wrap, orderNumber) {
   wrap.classList.toggle('k-refill', refill);
   setText(wrap.querySelector('.k-order-label'), refill ? 'For stock:' : 'Order');
   setText(wrap.querySelector('.order-number'), refill ? 'refill' : String(orderNumber));
+}
+
+/** "Past promise": shown on a row whose order is late (text, not colour alone). */
+function lateMark() {
+  const mark = el('span', 'k-late');
+  mark.append(el('span', '', '⚠'), ' Past promise');
+  mark.firstChild.setAttribute('aria-hidden', 'true');
+  mark.hidden = true;
+  return mark;
+}
+
+/** Remember on `li` which order it serves and that order's promise (ms; '' for none). */
+function setPromise(li, orderNumber, promisedMs) {
+  const known = orderNumber !== null && orderNumber !== undefined && Number.isFinite(promisedMs);
+  setAttr(li, 'data-order', orderNumber === null || orderNumber === undefined ? '' : String(orderNumber));
+  setAttr(li, 'data-promised', known ? String(promisedMs) : '');
+  const mark = li.querySelector('.k-late');
+  if (known) setAttr(mark, 'title', `Promised by ${formatClock(new Date(promisedMs))}`);
+  else mark.removeAttribute('title');
 }
 
 /** Put `nodes` into `list` in that order, keeping nodes that stay (and their focus). */
@@ -300,7 +331,7 @@ function renderWorkers() {
       head.append(el('span', 'k-worker-name', `Worker ${worker.id}`), ' ', el('span', 'k-state'));
       const elapsed = el('span', 'k-elapsed-wrap');
       elapsed.append(el('span', 'elapsed'), ' ', el('span', 'k-unit', 'kitchen time'));
-      li.append(head, ' ', el('span', 'item'), ' ', orderBlock(), ' ', elapsed);
+      li.append(head, ' ', el('span', 'item'), ' ', orderBlock(), ' ', lateMark(), ' ', elapsed);
     }
     setAttr(li, 'data-state', worker.busy ? 'busy' : 'idle');
     setText(li.querySelector('.k-state'), worker.busy ? 'Busy' : 'Idle');
@@ -312,6 +343,7 @@ function renderWorkers() {
     const elapsed = li.querySelector('.elapsed');
     order.hidden = !worker.busy;
     elapsedWrap.hidden = !worker.busy;
+    setPromise(li, worker.busy ? worker.orderNumber : null, worker.promisedMs);
     if (worker.busy) {
       fillOrder(order, worker.orderNumber);
       elapsed.dataset.started = String(worker.startedMs);
@@ -336,10 +368,11 @@ function renderQueue() {
       li = el('li', 'k-unit-row');
       const age = el('span', 'k-age');
       age.append(el('span', 'k-swatch'), ' ', el('span', 'age'), ' ', el('span', 'age-label'));
-      li.append(el('span', 'item'), ' ', orderBlock(), ' ', age);
+      li.append(el('span', 'item'), ' ', orderBlock(), ' ', age, ' ', lateMark());
     }
     li.dataset.item = String(unit.item);
     li.dataset.queued = String(unit.queuedMs);
+    setPromise(li, unit.orderNumber, unit.promisedMs);
     setText(li.querySelector('.item'), nameOf(unit.item));
     fillOrder(li.querySelector('.k-order'), unit.orderNumber);
     return li;
@@ -444,11 +477,31 @@ function tick(reschedule = true) {
     setText(li.querySelector('.age'), formatDuration(seconds));
     setText(li.querySelector('.age-label'), AGE_LABELS[age]);
   }
+  renderLate(now);
   if (reschedule) {
     clearTimeout(tickTimer);
     // every second, more often at a high speed so kitchen seconds do not jump too far
     tickTimer = setTimeout(tick, Math.max(200, Math.min(1000, 1000 / speed)));
   }
+}
+
+/** Mark the rows of orders past their promise at `now` (server clock, wall time: a promise is
+ *  what the customer was told, not kitchen time) and count those orders in the header. */
+function renderLate(now) {
+  const late = new Set();
+  for (const li of [...ui.workers.children, ...ui.queue.children]) {
+    const promised = li.dataset.promised ? Number(li.dataset.promised) : NaN;
+    const past = Number.isFinite(promised) && promised < now;
+    setAttr(li, 'data-late', String(past));
+    const mark = li.querySelector('.k-late');
+    if (mark) mark.hidden = !past;
+    if (past) late.add(Number(li.dataset.order));
+  }
+  const numbers = [...late].sort((a, b) => a - b);
+  setAttr(ui.lateOrders, 'data-count', String(numbers.length));
+  setText(ui.lateOrders, numbers.length === 0 ? 'No order past its promise'
+    : numbers.length === 1 ? `1 order past its promise (order ${numbers[0]})`
+      : `${numbers.length} orders past their promise (orders ${numbers.join(', ')})`);
 }
 
 // ---------------------------------------------------------------- connection and errors
