@@ -123,8 +123,10 @@ class Queries:
 
     async def _with_promises(self, kitchen: JSON) -> JSON:
         """The kitchen with ``promised_ready_by`` (the high end of the range the customer was
-        given at placement; None before analytics has estimated the order, for a refill, and
-        in a document written before the ranges) on each queued unit and worker.
+        given at placement; None before analytics has estimated the order, for a refill, for
+        an order already READY, and in a document written before the ranges) on each queued
+        unit and worker. An order can be READY while a unit queued for it is still made: a
+        refill served it first, and that unit will go to stock.
 
         The kitchen display flags the orders past their promise from this. It costs one read
         of the ``estimates`` documents of the order numbers the kitchen holds (seq = number),
@@ -136,7 +138,8 @@ class Queries:
             [number for entry in entries if (number := entry.get("order_number")) is not None])
         for entry in entries:
             estimate = estimates.get(entry.get("order_number"), {})
-            entry["promised_ready_by"] = estimate.get("promised_ready_by")
+            entry["promised_ready_by"] = (None if estimate.get("ready_at")
+                                          else estimate.get("promised_ready_by"))
         return kitchen
 
     async def _read_kitchen(self) -> tuple[JSON, bool]:

@@ -112,7 +112,8 @@ def simulate(
     results = _run(console, the_menu, arrivals, setups, seed)
     main = results[setups.index(setup)]
     console.print(figures_table(results))
-    console.print(_targets_line(simulator_figures.day_figures(main)))
+    console.print(("" if len(results) == 1 else f"{_label(setup)}: ")
+                  + _targets_line(simulator_figures.day_figures(main)))
     out.mkdir(parents=True, exist_ok=True)
     parameters = {"orders": orders, "arrival_rate_per_hour": rate,
                   "arrival_rate_given": arrival_rate is not None, "seed": seed,
@@ -187,7 +188,10 @@ def _write_into(console: Console, into: Path, settings: Settings, arrivals: Sequ
                                      param_hint="--into") from error
     console.print(f"Wrote {written.orders:,} orders, every one collected, as {written.events:,} "
                   f"events from {written.start:%Y-%m-%d %H:%M} to {written.end:%Y-%m-%d %H:%M} "
-                  f"UTC into {into}. Open it: mcburger run --data-dir {into}")
+                  f"UTC into {into}. Open it with the kitchen it was simulated with: "
+                  f"mcburger run --data-dir {into} --workers {setup.workers}"
+                  + (" --favorites-first" if setup.favorites_first else "")
+                  + (f" --stock-target {setup.stock_target}" if setup.stock_target != 3 else ""))
 
 
 def _mix(path: Path | None, menu: Menu) -> MenuMix:
@@ -256,11 +260,16 @@ def figures_table(results: Sequence[DayResult]) -> Table:
         ("Naive p90 abs error",
          lambda f: _duration(f["estimate"]["naive_p90_abs_error_seconds"])),
         ("Our MAE below naive", lambda f: _percent(f["estimate"]["below_naive"])),
+        # with their counts: each is over other orders than the MAE at placement
         ("Range (p10-p90) coverage", lambda f: _percent(f["estimate"]["range"]["coverage"])),
+        ("  of orders that waited", lambda f: str(f["estimate"]["range"]["orders"])),
         ("  mean range width", lambda f: _duration(f["estimate"]["range"]["mean_width_seconds"])),
         *((f"MAE {before // 60} min before ready",
            lambda f, i=index: _duration(f["estimate"]["before_ready"][i]["mae_seconds"]))
           for index, before in enumerate(BEFORE_READY)),
+        ("  orders placed by then: "
+         + "/".join(str(before // 60) for before in BEFORE_READY) + " min",
+         lambda f: "/".join(str(row["orders"]) for row in f["estimate"]["before_ready"])),
         ("Mean wait lower bound", lambda f: _duration(f["lower_bound"]["mean_seconds"])),
         ("Mean wait / bound", lambda f: f"{f['lower_bound']['mean_wait_ratio']:.2f}"),
         ("Simulated time", lambda f: f"{f['simulated_hours']:.1f} h"),

@@ -153,3 +153,24 @@ async def test_an_order_estimated_before_the_ranges_reads_with_null_ends(
     [change] = (await earlier_client.get("/board/poll", params={"since": 0, "timeout": 0})).json()
     assert at(change["estimated_ready_at"]) == at(ESTIMATED)
     assert change["estimated_ready_from"] is None and change["estimated_ready_by"] is None
+
+
+async def test_an_order_already_ready_is_never_past_its_promise_on_the_kitchen_display() -> None:
+    """A refill can serve an order while a unit queued for it is still being made (that unit
+    then goes to stock): the kitchen shows the unit with its order number, but the order is
+    READY and has kept its promise, so the unit carries none."""
+    from mcburger.application.queries import Queries
+    from tests.unit.builders import default_menu
+
+    promise = "2026-01-01T11:07:00+00:00"
+    waiting = {**EARLIER_ESTIMATE, "promised_ready_by": promise}
+    ready = {**waiting, "number": 2, "ready_at": "2026-01-01T11:03:00+00:00"}
+    store = InMemoryReadModelStore()
+    await store.commit(analytics.CONSUMER, 1, [Put(analytics.ESTIMATES, "1", 1, 1, waiting),
+                                               Put(analytics.ESTIMATES, "2", 2, 1, ready)])
+    kitchen = {"queue": [{"order_number": 1}], "workers": [{"order_number": 2}]}
+
+    shown = await Queries(store, default_menu())._with_promises(kitchen)
+
+    assert shown["queue"][0]["promised_ready_by"] == promise
+    assert shown["workers"][0]["promised_ready_by"] is None

@@ -27,7 +27,8 @@ const FALLBACK_TARGET = 3;           // if GET /kitchen does not say (older serv
 const FALLBACK_SPEED = 1;
 const DATE_HEADER_SLACK_MS = 2500;   // a Date header is whole seconds and may be cached ~1 s
 const ERROR_LIFETIME_MS = 20000;
-const AGE_LABELS = { green: 'on time', yellow: 'hurry', red: 'late' };
+// Ages of a queued unit; "late" is kept for an order past its promise (the header, the marks).
+const AGE_LABELS = { green: 'fresh', yellow: 'waiting', red: 'waiting long' };
 const AGE_SYMBOLS = { green: '●', yellow: '▲', red: '■' };
 
 const params = new URLSearchParams(location.search);
