@@ -1,8 +1,8 @@
 """Estimate accuracy in both kitchen modes, against the issue 14 targets and against the best
 any estimator could do.
 
-    .venv/bin/python benchmarks/estimates.py                       # about 2 minutes
-    .venv/bin/python benchmarks/estimates.py --oracle 20           # + the bound, ~25 minutes
+    .venv/bin/python benchmarks/estimates.py                       # about 15 seconds
+    .venv/bin/python benchmarks/estimates.py --oracle 20           # + the bound, ~10 minutes
 
 For FF.1 off and on, 2, 3 and 4 workers, seeds 1-5: a day of ``--orders`` Poisson arrivals at
 the rate that keeps those workers 80 % busy (the default mix), run by the day simulator
