@@ -65,9 +65,8 @@ class FavouriteDemand:
     preparation): under FF.1 each such unit is a refill made before any queued order unit.
 
     Learned from the log over the last ``window`` takings (``UnitAllocated`` from stock and
-    ``UnitsCovered``), so it follows the hour's mix and pace; O(window) memory. ``rates``
-    changes only when a taking is observed (never with the clock), so a plan made with it
-    stays valid between takings. Rates are per wall second at the speed of the takings.
+    ``UnitsCovered``), so it follows the hour's mix and pace; O(window) memory, and ``rates``
+    costs O(1) (measured once per taking). Rates are per wall second at the speed in force.
     """
 
     def __init__(self, window: int = 100, min_span_seconds: float = 1800.0) -> None:
@@ -77,17 +76,19 @@ class FavouriteDemand:
         self.min_span_seconds = min_span_seconds
         self.speed = 1.0
         self.taken: deque[tuple[datetime, str, int]] = deque(maxlen=window)
-        self._rates: dict[str, float] = {}
+        self._rates: dict[str, float] | None = {}
 
     def observe(self, at: datetime, item: str, quantity: int) -> None:
         """``quantity`` units of favourite ``item`` were taken at ``at``."""
         if self.taken and at < self.taken[-1][0]:
             at = self.taken[-1][0]  # another process's clock may lag a little
         self.taken.append((at, item, quantity))
-        self._rates = self._measure()
+        self._rates = None
 
     def rates(self) -> dict[str, float]:
         """Units per second, by favourite (empty until two takings span some time)."""
+        if self._rates is None:  # measured when first asked after a taking: O(window)
+            self._rates = self._measure()
         return self._rates
 
     def _measure(self) -> dict[str, float]:
@@ -108,7 +109,7 @@ class FavouriteDemand:
         self.taken.clear()
         for at, item, quantity in state:
             self.taken.append((datetime.fromisoformat(str(at)), str(item), int(str(quantity))))
-        self._rates = self._measure()
+        self._rates = None
 
 
 # The favourite work a forecast lets jump ahead, at most this share of the workers. Demand
@@ -389,8 +390,11 @@ class Calibration:
     estimate is ``estimated + q x spread`` for the 10th and 90th percentiles ``q`` of the last
     ``window`` such errors, and its point the 50th (the median minimises the absolute error,
     and corrects a bias the model may have): so 8 orders in 10 fall inside it, whatever the
-    mode, as long as the recent past is like the near future. Until ``min_count`` errors are
-    in, the standard normal's quantiles. O(window) memory; a new error costs O(window).
+    mode, as long as the recent past is like the near future. Estimates are calibrated apart
+    by how far ahead they look (``HORIZONS``: Mondrian conformal prediction, Vovk et al.
+    2005), pooled while a class has fewer than ``min_count`` errors, and until then the
+    standard normal's quantiles are used. O(window) memory per class; a new error costs
+    O(window), a range O(1).
 
     The recent past is not quite the near future (a queue builds up and drains; errors
     arrive a wait late), so the share left outside is also steered (adaptive conformal
@@ -405,7 +409,9 @@ class Calibration:
     def __init__(self, window: int = 300, min_count: int = 30, step: float = 0.01) -> None:
         self.window, self.min_count, self.step = window, min_count, step
         self.errors: dict[int, deque[float]] = {}  # by horizon class, in arrival order
-        self._sorted: dict[int, list[float]] = {}
+        self._sorted: dict[int, list[float]] = {}  # the same, sorted
+        self._pooled: list[float] = []  # every class's, sorted
+        self._quantiles: dict[int, tuple[float, float, float]] = {}  # by class, until observe
         self.miss = self.TARGET_MISS  # the share of outcomes the ranges now leave outside
         self.observed = 0  # errors taken in so far: when it moves, every range may move
 
@@ -427,24 +433,32 @@ class Calibration:
         error = (actual - estimated) / spread
         kind = self.horizon(estimated)
         self.observed += 1
+        self._quantiles = {}
         errors = self.errors.setdefault(kind, deque())
         ordered = self._sorted.setdefault(kind, [])
         errors.append(error)
         bisect.insort(ordered, error)
+        bisect.insort(self._pooled, error)
         if len(errors) > self.window:
-            ordered.pop(bisect.bisect_left(ordered, errors.popleft()))
+            oldest = errors.popleft()
+            ordered.pop(bisect.bisect_left(ordered, oldest))
+            self._pooled.pop(bisect.bisect_left(self._pooled, oldest))
 
     def quantiles(self, offset: float) -> tuple[float, float, float]:
         """The 10th, 50th and 90th percentiles of the standardised errors of estimates as far
         ahead as ``offset`` seconds (the same class); all classes pooled until it has
         ``min_count``, the standard normal's until they have."""
-        values = self._sorted.get(self.horizon(offset), [])
+        kind = self.horizon(offset)
+        if (found := self._quantiles.get(kind)) is not None:
+            return found
+        values = self._sorted.get(kind, [])
         if len(values) < self.min_count:
-            values = sorted(e for errors in self.errors.values() for e in errors)
-        if len(values) < self.min_count:
-            return NORMAL_QUANTILES
-        return (_quantile(values, self.miss / 2), _quantile(values, 0.5),
-                _quantile(values, 1 - self.miss / 2))
+            values = self._pooled
+        found = NORMAL_QUANTILES if len(values) < self.min_count else (
+            _quantile(values, self.miss / 2), _quantile(values, 0.5),
+            _quantile(values, 1 - self.miss / 2))
+        self._quantiles[kind] = found
+        return found
 
     def range(self, offset: float, spread: float,
               median: bool = True) -> tuple[float, float, float]:
@@ -465,6 +479,8 @@ class Calibration:
         self.errors = {int(kind): deque(float(e) for e in errors)
                        for kind, errors in state.get("errors", {}).items()}
         self._sorted = {kind: sorted(errors) for kind, errors in self.errors.items()}
+        self._pooled = sorted(e for errors in self.errors.values() for e in errors)
+        self._quantiles = {}
 
 
 # Estimates are calibrated by how far ahead they look (seconds): a wait of one or two units

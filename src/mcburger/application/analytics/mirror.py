@@ -161,7 +161,8 @@ class RestaurantMirror:
         # times vary evenly around their mean), and moving the point only adds noise.
         low, at, high = self.calibration.range(offset, estimates.spread(number),
                                                median=self.kitchen.setup.favorites_first)
-        return ReadyRange(*(now + timedelta(seconds=s) for s in (low, at, high)))
+        return ReadyRange(now + timedelta(seconds=low), now + timedelta(seconds=at),
+                          now + timedelta(seconds=high))
 
     def placed(self, number: int, estimates: Estimates, now: datetime) -> ReadyRange:
         """Order ``number``'s estimate at placement (``now``), taken from ``estimates``: its
