@@ -196,7 +196,10 @@ class Forecast:
         self._held: dict[str, int] = {}  # favourites still owed: no taking until supplied
         self._last_item: dict[int, str] = {}  # the item each order's ready time waits on
         self._variances: dict[str, float] = {}  # of one unit's time, by item (s^2)
-        self._variance_rate = 0.0  # variance the ready time gains per second of plan (s)
+        self._workers = 1
+        # variance the ready time gains per second of plan (s), worked out when first asked
+        self._variance_rate: float | None = 0.0
+        self._variance_of: tuple[Menu, float, int] | None = None  # what _variances is for
 
     def requested(self, number: int, item: str, first: int, quantity: int) -> None:
         """Ordering asked the kitchen for ``quantity`` units of ``item`` for order ``number``;
@@ -230,8 +233,12 @@ class Forecast:
 
     def _spread(self, number: int, elapsed: float) -> float:
         offset = self._ready.get(number, 0.0) - elapsed  # seconds still ahead
+        if offset <= 0:
+            return 0.0
+        if self._variance_rate is None:
+            self._variance_rate = self._spread_per_second(self._demand, self._workers)
         own = self._variances.get(self._last_item.get(number, ""), 0.0)
-        return math.sqrt(own + offset * self._variance_rate) if offset > 0 else 0.0
+        return math.sqrt(own + offset * self._variance_rate)
 
     def _simulate(self, now: datetime, ordering: Ordering, kitchen: Kitchen,
                   expected: Mapping[str, float] | ItemTimes,
@@ -272,15 +279,19 @@ class Forecast:
         self._valid_until = (now + timedelta(seconds=valid) if valid < math.inf
                              else datetime.max.replace(tzinfo=now.tzinfo))
         self._demand = rates  # the takings start after the units already made
-        self._variances = {item.id: item.variance_seconds ** 2 / 3 / kitchen.setup.speed ** 2
-                           for item in kitchen.menu}  # uniform on base +- variance
+        if self._variance_of != (kitchen.menu, kitchen.setup.speed, kitchen.setup.workers):
+            self._variance_of = (kitchen.menu, kitchen.setup.speed, kitchen.setup.workers)
+            self._variances = {item.id: item.variance_seconds ** 2 / 3
+                               / kitchen.setup.speed ** 2
+                               for item in kitchen.menu}  # uniform on base +- variance
+        self._workers = kitchen.setup.workers
         owed = {item: len(waiting) for item, waiting in ordering.waiting.items()}
         self._takings, self._held = self._foreseen_takings(rates, kitchen.setup.workers, owed)
         if self._takings or self._held:
             # Takings are foreseen from now on (a Poisson stream has no memory): the plan
             # holds for this instant only, like one with an idle worker.
             self._valid_until = now
-        self._variance_rate = self._spread_per_second(rates, kitchen.setup.workers)
+        self._variance_rate = None  # only ranges need it: worked out when first asked
         if kitchen.setup.favorites_first:
             for favourite, need in zip(kitchen.menu.favorites, refills, strict=True):
                 for _ in range(need):

@@ -148,6 +148,8 @@ class OrderEstimates:
         simulation of the kitchen or a new calibration, else the new ones.
         """
         opened = self._open_placed_in_full()
+        if not self._open:
+            return []  # nothing waits (a quiet kitchen topping up its stock): nothing to note
         estimates = self.mirror.estimate(now)
         moved = self.mirror.forecast.changed
         every = moved is None or self.mirror.calibration.observed != self._calibrated
@@ -159,12 +161,17 @@ class OrderEstimates:
         for number in opened:
             self.mirror.placed(number, estimates, now)
         ranges: dict[int, ReadyRange] = {}
+        median = self.mirror.kitchen.setup.favorites_first
         for number in (self._open if every else (moved or set()) | set(opened)):
             if number in self._open and number in estimates:
-                ranges[number] = found = self.mirror.ready_range(estimates, number, now)
+                if median:  # the point is the calibrated median: the range gives it
+                    ranges[number] = found = self.mirror.ready_range(estimates, number, now)
+                    at = found.at
+                else:  # the point is the plan's own (what ready_range gives, for less)
+                    at = max(now, estimates[number])
                 noted = self._history.setdefault(number, [])
-                if not noted or noted[-1][1] != found.at:
-                    noted.append((now, found.at))
+                if not noted or noted[-1][1] != at:
+                    noted.append((now, at))
                     forget_before(noted, now, self.times.speed)
         numbers = set(opened) | self._ready_since
         if latest:
