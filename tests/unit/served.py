@@ -13,6 +13,10 @@ from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.entrypoints.api.app import create_app
 
+# The staff token of the in-process API tests, and the headers that send it.
+STAFF_TOKEN = "the-staff-token-of-these-tests"
+STAFF = {"Authorization": f"Bearer {STAFF_TOKEN}"}
+
 
 async def client_of(settings: Settings, clock: VirtualClock | None = None,
                     **app_options: object) -> AsyncIterator[httpx.AsyncClient]:

@@ -20,22 +20,9 @@ from mcburger.bootstrap import bootstrap
 from mcburger.config import Settings
 from mcburger.entrypoints.api.app import create_app
 from tests.e2e.helpers import wait_until
-from tests.unit.served import client_of
+from tests.unit.served import STAFF, STAFF_TOKEN
 
-TOKEN = "a-staff-token-for-ranges"
-STAFF = {"Authorization": f"Bearer {TOKEN}"}
 NUGGETS = {"items": [{"item": "nuggets", "quantity": 2}]}  # not kept in stock: cooked
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-async def client(clock: VirtualClock) -> AsyncIterator[httpx.AsyncClient]:
-    async for each in client_of(Settings(workers=1, seed=1), clock, staff_token=TOKEN):
-        yield each
 
 
 def at(text: str | None) -> datetime:
@@ -126,7 +113,7 @@ async def earlier_client() -> AsyncIterator[httpx.AsyncClient]:
                                                    EARLIER_ESTIMATE)])
     restaurant = await bootstrap(Settings(workers=1), clock=VirtualClock(),
                                  event_store=InMemoryEventStore(), read_models=store)
-    app = create_app(restaurant=restaurant, staff_token=TOKEN)
+    app = create_app(restaurant=restaurant, staff_token=STAFF_TOKEN)
     app.state.restaurant = restaurant
     hub = asyncio.create_task(restaurant.board.run())
     try:

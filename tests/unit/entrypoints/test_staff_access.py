@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -17,25 +16,12 @@ from mcburger.config import Settings
 from mcburger.entrypoints.api.app import create_app
 from mcburger.entrypoints.api.staff import FailureLimiter
 from tests.e2e.helpers import wait_until
-from tests.unit.served import client_of
+from tests.unit.served import STAFF, STAFF_TOKEN, client_of
 
-TOKEN = "the-staff-token-of-this-test"
-STAFF = {"Authorization": f"Bearer {TOKEN}"}
 STAFF_ONLY = [("GET", "/orders"), ("GET", "/kitchen"), ("GET", "/stock"),
               ("GET", "/analytics/summary"), ("GET", "/analytics/items"),
               ("GET", "/analytics/estimates"), ("GET", "/analytics/timeline"),
               ("POST", "/orders/1/collect")]
-
-
-@pytest.fixture
-def clock() -> VirtualClock:
-    return VirtualClock()
-
-
-@pytest.fixture
-async def client(clock: VirtualClock) -> AsyncIterator[httpx.AsyncClient]:
-    async for each in client_of(Settings(workers=1, seed=1), clock, staff_token=TOKEN):
-        yield each
 
 
 async def test_a_customer_places_follows_and_watches_an_order_without_a_credential(
@@ -60,7 +46,7 @@ async def test_a_customer_can_do_nothing_staff_do(client: httpx.AsyncClient, met
     wrong = await client.request(method, path, headers={"Authorization": "Bearer not-the-token"})
     assert wrong.status_code == 401
     assert 'error="invalid_token"' in wrong.headers["www-authenticate"]
-    assert TOKEN not in wrong.text and "not-the-token" not in wrong.text
+    assert STAFF_TOKEN not in wrong.text and "not-the-token" not in wrong.text
     staff = await client.request(method, path, headers=STAFF)
     assert staff.status_code in (200, 404), staff.text  # collect: no order 1 yet (404)
 
@@ -94,7 +80,8 @@ async def test_openapi_declares_the_bearer_scheme_on_every_staff_route_and_only_
 
 
 async def test_metrics_can_be_protected_too() -> None:
-    async for client in client_of(Settings(workers=1, protect_metrics=True), staff_token=TOKEN):
+    settings = Settings(workers=1, protect_metrics=True)
+    async for client in client_of(settings, staff_token=STAFF_TOKEN):
         assert (await client.get("/metrics")).status_code == 401
         assert (await client.get("/metrics", headers=STAFF)).status_code == 200
         schema = (await client.get("/openapi.json")).json()
@@ -150,7 +137,7 @@ def test_the_embedded_default_is_not_open(tmp_path: Path,
 
 
 def test_a_service_that_takes_no_orders_still_describes_its_routes() -> None:
-    app = create_app(Settings(staff_token=TOKEN), roles=frozenset({"kitchen"}))
+    app = create_app(Settings(staff_token=STAFF_TOKEN), roles=frozenset({"kitchen"}))
     paths = app.openapi()["paths"]
     assert "/kitchen" in paths and "/orders" not in paths
     assert paths["/kitchen"]["get"]["security"] == [{"staffToken": []}]
