@@ -32,3 +32,44 @@ def test_a_staff_page_asks_for_the_token_once_and_keeps_it_for_the_tab(
 
     page.reload()
     expect(page.locator("dialog#staff-sign-in")).to_have_count(0)
+
+
+def test_a_refusal_of_the_old_token_arriving_late_does_not_sign_the_tab_out(
+        open_page: PageOpener) -> None:
+    """The kitchen display sends several requests at once. One of them, sent with a wrong token,
+    is answered only after the right token was typed: the tab stays signed in and that request
+    goes through with the right token, with no second sign-in."""
+    from playwright.sync_api import Route
+
+    wrong = "not-the-staff-token-at-all"
+    held: list[Route] = []
+
+    def hold_the_wrong_tokens_stock_request(route: Route) -> None:
+        if route.request.headers.get("authorization") == f"Bearer {wrong}" and not held:
+            held.append(route)  # answered below, after the right token is in
+        else:
+            route.continue_()
+
+    page = open_page("/kitchen/", staff_token=None)
+    page.route("**/stock", hold_the_wrong_tokens_stock_request)
+    dialog = page.locator("dialog#staff-sign-in")
+    expect(dialog).to_be_visible()
+    dialog.locator("input[name=token]").fill(wrong)
+    dialog.locator("button[type=submit]").click()
+    expect(dialog.locator(".problem")).to_contain_text("not accepted")
+    assert len(held) == 1
+
+    dialog.locator("input[name=token]").fill(STAFF_TOKEN)
+    dialog.locator("button[type=submit]").click()
+    expect(dialog).to_have_count(0)
+
+    # released at once: the page gives up on a request after 4 s
+    with page.expect_response(lambda r: r.url.endswith("/stock")
+                              and r.request.headers.get("authorization")
+                              == f"Bearer {STAFF_TOKEN}") as retried:
+        held[0].continue_()  # the server refuses the wrong token now, late
+    assert retried.value.status == 200
+    expect(page.locator("section#workers li[data-worker]")).to_have_count(2)
+    expect(dialog).to_have_count(0)
+    page.reload()
+    expect(page.locator("dialog#staff-sign-in")).to_have_count(0)

@@ -38,15 +38,26 @@ function withToken(init, token) {
   return { ...init, headers };
 }
 
-/** fetch() as staff: asks for the token when the server says 401, then tries once more. */
+/** fetch() as staff: asks for the token when the server says 401, then tries once more.
+ *
+ * A page sends several requests at once, so a 401 can come back for a token that another
+ * request has already replaced (the right one typed while this one was on its way with the
+ * wrong one): then this request tries the newer token rather than forgetting it and asking
+ * again. Only a 401 for the token still kept means that token is wrong. */
 export async function staffFetch(path, init = {}) {
-  let response = await fetch(path, withToken(init, staffToken()));
+  let sent = staffToken();
+  let response = await fetch(path, withToken(init, sent));
   while (response.status === 401) {
-    const wrong = staffToken() !== null;
-    forgetStaffToken();
-    const token = await askForToken(wrong ? "That token was not accepted. Try again." : "");
-    keep(token);
-    response = await fetch(path, withToken(init, token));
+    const kept = staffToken();
+    if (kept === null || kept === sent) {
+      forgetStaffToken();
+      const token = await askForToken(sent !== null ? "That token was not accepted. Try again." : "");
+      keep(token);
+      sent = token;
+    } else {
+      sent = kept;
+    }
+    response = await fetch(path, withToken(init, sent));
   }
   return response;
 }
