@@ -33,12 +33,16 @@ class Queries:
         return None if document is None else await self._public(document)
 
     async def orders(self, status: OrderStatus | None = None) -> list[JSON]:
+        """Orders, oldest first: those with ``status``, or all. An on-board status reads the
+        orders on the board only (``views.ON_BOARD_SEQ``), whatever the history; COLLECTED and
+        all read every order ever placed."""
         where = None if status is None else {"status": status.value}
-        found = await self._read_models.find(views.ORDERS, where)
-        if not found:
-            return []
-        estimates = {doc["number"]: doc for doc in await self._read_models.find(
-            analytics.ESTIMATES, after_seq=found[0]["number"] - 1)}
+        on_board = status in ACTIVE
+        found = await self._read_models.find(
+            views.ORDERS, where, after_seq=views.ON_BOARD_SEQ if on_board else None)
+        if not on_board:  # collected orders (below zero) come first by seq: by number
+            found.sort(key=lambda doc: doc["number"])
+        estimates = await self._estimates([doc["number"] for doc in found])
         return [_public(doc, estimates.get(doc["number"])) for doc in found]
 
     async def _public(self, document: JSON) -> JSON:
@@ -50,9 +54,11 @@ class Queries:
         # asks for changes after it may see a change twice but never misses one.
         version = await self._read_models.checkpoint(views.CONSUMER)
         board: JSON = {"version": version}
+        # One read of the orders on the board, bounded by them, not by history (an order
+        # collected under an earlier release may still be there until the views move it)
+        on_board = await self._read_models.find(views.ORDERS, after_seq=views.ON_BOARD_SEQ)
         for status, key in zip(ACTIVE, ("requested", "in_progress", "ready"), strict=True):
-            found = await self._read_models.find(views.ORDERS, {"status": status.value})
-            board[key] = [doc["number"] for doc in found]
+            board[key] = [doc["number"] for doc in on_board if doc["status"] == status.value]
         waiting = await self._estimates(board["requested"] + board["in_progress"])
         board["estimates"] = {str(number): doc.get("estimated_ready_at")
                               for number, doc in waiting.items()}
@@ -78,15 +84,14 @@ class Queries:
                 for change in changes]
 
     async def _estimates(self, numbers: list[int]) -> dict[int, JSON]:
-        """The ``estimates`` document of each order in ``numbers`` that has one: one read of
-        the range of order numbers (seq), bounded by the orders asked about."""
+        """The ``estimates`` document of each order in ``numbers`` that has one: one read by
+        key, bounded by the orders asked about (a range of numbers would grow with the time an
+        order never collected stays READY)."""
         if not numbers:
             return {}
-        low, high = min(numbers), max(numbers)
-        found = await self._read_models.find(analytics.ESTIMATES, after_seq=low - 1,
-                                       limit=high - low + 1)
-        wanted = set(numbers)
-        return {doc["number"]: doc for doc in found if doc["number"] in wanted}
+        found = await self._read_models.get_versioned_many(
+            analytics.ESTIMATES, [str(number) for number in numbers])
+        return {int(key): document for key, (document, _) in found.items()}
 
     async def wait_for_board_changes(self, since: int, timeout: float) -> list[JSON]:
         """Changes after ``since``, waiting up to ``timeout`` seconds for the first one."""

@@ -38,6 +38,17 @@ KITCHEN_KEY = "kitchen"
 # set-up and the queue's length: per event the kitchen view writes O(workers), not O(queue).
 KITCHEN_QUEUE = "kitchen_queue"
 STARTED_SEQ = 0
+# An order's seq is its number while it is on the board (REQUESTED, IN_PROGRESS, READY) and
+# ``number - COLLECTED_OFFSET`` (below zero, in the same order) once COLLECTED. The board and the
+# lists of orders by status on the board read ``after_seq=ON_BOARD_SEQ``: a range of the seq
+# index holding the orders on the board only, however many were collected before (a filter on
+# the status alone read every order ever placed: 0.45 s at 200,000 orders, on every board
+# snapshot and every kitchen display's poll).
+ON_BOARD_SEQ = 0
+COLLECTED_OFFSET = 2 ** 40
+# Upgrade: orders collected under an earlier release kept seq = number; each batch moves up to
+# this many of them below zero, until none is left.
+MOVE_COLLECTED_PER_BATCH = 500
 
 _STATUS_OF = {OrderStarted: OrderStatus.IN_PROGRESS, OrderReady: OrderStatus.READY,
               OrderCollected: OrderStatus.COLLECTED}
@@ -60,6 +71,7 @@ class ViewsProjection:
         self._menu = menu
         self._observer = observer
         self._item_index = {item.id: index for index, item in enumerate(menu)}
+        self._collected_moved = False  # no order collected under an earlier release is left
 
     async def checkpoint(self) -> int:
         return await self._read_models.checkpoint(CONSUMER)
@@ -75,7 +87,28 @@ class ViewsProjection:
                                      if (number := getattr(record.event, "number", None))})
         await docs.prefetch(STOCK, {record.event.item for record in batch
                                     if isinstance(record.event, UnitStocked | UnitAllocated)})
+        if not self._collected_moved:
+            await self._move_collected_orders(docs, batch)
         await self._handle_batch(CONSUMER, batch, docs)
+
+    async def _move_collected_orders(self, docs: DocumentBatch,
+                                     batch: Sequence[RecordedEvent]) -> None:
+        """Upgrade: orders collected under an earlier release still have seq = number, inside
+        the board's range (the board stays right, as it filters on status, but reads them).
+        Up to ``MOVE_COLLECTED_PER_BATCH`` of them are put again below zero with this batch,
+        at its first position: they take no more events, and every stored document reflects
+        only events before it. Once a look finds none, this process stops looking."""
+        found = await self._read_models.find(
+            ORDERS, {"status": OrderStatus.COLLECTED.value}, after_seq=ON_BOARD_SEQ,
+            limit=MOVE_COLLECTED_PER_BATCH)
+        if not found:
+            self._collected_moved = True
+            return
+        in_batch = {getattr(record.event, "number", None) for record in batch}
+        for order in found:
+            if order["number"] not in in_batch:  # a redelivered event of it: left for later
+                docs.put(ORDERS, str(order["number"]), order_seq(order), batch[0].position,
+                         order)
 
     async def handle_kitchen(self, batch: Sequence[RecordedEvent]) -> None:
         """The kitchen's events: the kitchen document and the queue's rows."""
@@ -106,7 +139,7 @@ class ViewsProjection:
                     "placed_at": event.occurred_at.isoformat(), "started_at": None,
                     "ready_at": None, "collected_at": None,
                 }
-                docs.put(ORDERS, str(event.number), event.number, position, order)
+                docs.put(ORDERS, str(event.number), order_seq(order), position, order)
                 self._board_change(docs, position, event.number, OrderStatus.REQUESTED)
             case UnitAllocated():
                 if not await docs.reflects(ORDERS, str(event.number), position):
@@ -114,7 +147,7 @@ class ViewsProjection:
                     for line in order["items"]:
                         if line["item"] == event.item:
                             line["ready"] += 1
-                    docs.put(ORDERS, str(event.number), event.number, position, order)
+                    docs.put(ORDERS, str(event.number), order_seq(order), position, order)
                 if event.source == "stock":
                     await self._add_stock(docs, position, event.item, -1)
             case OrderStarted() | OrderReady() | OrderCollected():
@@ -124,7 +157,7 @@ class ViewsProjection:
                 status = _STATUS_OF[type(event)]
                 order["status"] = status.value
                 order[_STAMP_OF[type(event)]] = event.occurred_at.isoformat()
-                docs.put(ORDERS, str(event.number), event.number, position, order)
+                docs.put(ORDERS, str(event.number), order_seq(order), position, order)
                 self._board_change(docs, position, event.number, status)
             case UnitStocked():
                 await self._add_stock(docs, position, event.item, +1)
@@ -152,6 +185,13 @@ class ViewsProjection:
         current["count"] += delta
         docs.put(STOCK, item, self._item_index.get(item, len(self._item_index)), position,
                  current)
+
+
+def order_seq(order: JSON) -> int:
+    """An order document's seq: its number on the board, below zero once COLLECTED (see
+    ``ON_BOARD_SEQ``)."""
+    number = int(order["number"])
+    return number - COLLECTED_OFFSET if order["status"] == OrderStatus.COLLECTED.value else number
 
 
 def empty_kitchen() -> JSON:
