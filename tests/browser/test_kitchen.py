@@ -106,3 +106,42 @@ def test_kitchen_flags_the_orders_past_their_promise(open_page: PageOpener,
     expect(late_count).to_have_attribute("data-count", "0")
     expect(kitchen.locator('section#queue li[data-late="true"]')).to_have_count(0)
     assert_no_script_errors(open_page, kitchen)
+
+
+def test_kitchen_flags_a_late_order_with_no_unit_on_the_screen(open_page: PageOpener,
+                                                               server: Server) -> None:
+    """An order can wait with none of its units queued or being made (on stock a worker is
+    making for it, under FF.1 often): the header still counts and names it once past its
+    promise. Here its rows are taken out of what the page gets, so only GET /kitchen's
+    ``waiting`` list has it."""
+    clock = ServerClock()
+    hidden: set[int] = set()
+
+    def without_its_rows(route: Route) -> None:
+        response = route.fetch()
+        body = response.json()
+        body["queue"] = [unit for unit in body["queue"] if unit["order_number"] not in hidden]
+        body["workers"] = [worker for worker in body["workers"]
+                           if worker["order_number"] not in hidden]
+        headers = dict(response.headers)
+        headers["date"] = format_datetime(
+            parsedate_to_datetime(headers["date"]) + clock.ahead, usegmt=True)
+        headers.pop("content-length", None)
+        route.fulfill(response=response, headers=headers, json=body)
+
+    kitchen = open_page("/kitchen/", setup=lambda context: (
+        context.route(re.compile(r"/kitchen$"), without_its_rows),
+        context.route(re.compile(r"/(stock|orders|menu)(\?.*)?$"), clock.answer)))
+    late_count = kitchen.locator("#late-orders")
+    expect(kitchen.locator("#connection")).to_have_attribute("data-state", "online")
+
+    number = place_order(server, {"nuggets": 20, "chicken-wrap": 20})
+    hidden.add(number)
+    expect(kitchen.locator(f'section#queue li[data-order="{number}"]')).to_have_count(0)
+    expect(late_count).to_have_attribute("data-count", "0")
+
+    clock.ahead = timedelta(hours=1)
+    expect(late_count).to_have_attribute("data-count", "1")
+    expect(late_count).to_have_text(f"1 order past its promise (order {number})")
+    expect(kitchen.locator(f'li[data-order="{number}"]')).to_have_count(0)
+    assert_no_script_errors(open_page, kitchen)

@@ -10,6 +10,7 @@ from mcburger.domain.menu import Menu
 from mcburger.domain.ordering import OrderStatus
 
 ACTIVE = (OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS, OrderStatus.READY)
+WAITING = (OrderStatus.REQUESTED.value, OrderStatus.IN_PROGRESS.value)  # not READY yet
 # Reads of the kitchen before answering with rows and workers of two different moments.
 KITCHEN_READ_TRIES = 5
 PUBLIC_ORDER_FIELDS = ("id", "number", "status", "items", "placed_at", "estimated_ready_at",
@@ -133,19 +134,27 @@ class Queries:
         unit and worker. An order can be READY while a unit queued for it is still made: a
         refill served it first, and that unit will go to stock.
 
+        ``waiting``: every order REQUESTED or IN_PROGRESS (number, status, promise), oldest
+        first, so the display also flags a late order none of whose units is queued or being
+        made (it waits on stock a worker is making, or its units are not asked for yet).
+
         The kitchen display flags the orders past their promise from this. It costs one read
-        of the ``estimates`` documents of the order numbers the kitchen holds (seq = number),
-        bounded by the orders in the kitchen, not by history; ``GET /orders?status=`` would
-        cost two scans of every order ever placed per display per second.
+        of the orders on the board and one of the ``estimates`` documents of the orders the
+        kitchen holds or the board shows, by key: bounded by those orders, not by history.
         """
         entries = [*kitchen["queue"], *kitchen["workers"]]
+        waiting = [{"number": order["number"], "status": order["status"]}
+                   for order in await self._read_models.find(
+                       views.ORDERS, after_seq=views.ON_BOARD_SEQ)
+                   if order["status"] in WAITING]
         estimates = await self._estimates(
-            [number for entry in entries if (number := entry.get("order_number")) is not None])
-        for entry in entries:
-            estimate = estimates.get(entry.get("order_number"), {})
+            [*{number for entry in entries if (number := entry.get("order_number")) is not None},
+             *{order["number"] for order in waiting}])
+        for entry in [*entries, *waiting]:
+            estimate = estimates.get(entry.get("order_number", entry.get("number")), {})
             entry["promised_ready_by"] = (None if estimate.get("ready_at")
                                           else estimate.get("promised_ready_by"))
-        return kitchen
+        return {**kitchen, "waiting": waiting}
 
     async def _read_kitchen(self) -> tuple[JSON, bool]:
         """The kitchen, and whether its document stayed the same while the rows were read."""

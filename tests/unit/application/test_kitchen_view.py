@@ -114,8 +114,10 @@ async def test_the_queue_keeps_its_order_and_a_started_unit_leaves_it() -> None:
                                    "promised_ready_by": None}  # no estimates in this store
     assert [(w["id"], w["state"], w["order_number"]) for w in kitchen["workers"]] == [
         (1, "busy", 1), (2, "busy", None)]
+    # the shape GET /kitchen always had, and the orders not READY yet (none in this store)
     assert set(kitchen) == {"workers", "worker_count", "queue", "favorites_first",
-                            "stock_target", "speed"}  # the shape GET /kitchen always had
+                            "stock_target", "speed", "waiting"}
+    assert kitchen["waiting"] == []
 
 
 async def test_a_unit_started_out_of_turn_leaves_the_others_in_order() -> None:
@@ -302,7 +304,9 @@ async def test_the_kitchen_view_of_release_8532476_keeps_its_queue_and_moves_on(
         await ViewsProjection(rebuilt, MENU).handle_kitchen(later)
 
         upgraded = await Queries(store, MENU).kitchen()
-        assert upgraded == await Queries(rebuilt, MENU).kitchen()
+        # (``waiting`` comes from the orders, which only the release's store has)
+        assert {**upgraded, "waiting": []} == await Queries(rebuilt, MENU).kitchen()
+        assert [order["number"] for order in upgraded["waiting"]] == [26, 27, 28]
         assert queue_ids(upgraded) == [*queue_ids(release)[1:], "o1000:cola:0"]
         document = await store.get(views.KITCHEN_VIEW, views.KITCHEN_KEY)
         assert document is not None and document["queue_length"] == 12

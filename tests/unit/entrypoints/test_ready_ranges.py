@@ -86,6 +86,11 @@ async def test_the_kitchen_queue_carries_each_orders_promise(client: httpx.Async
     refills = [worker for worker in kitchen["workers"]
                if worker["state"] == "busy" and worker["order_number"] is None]
     assert refills and all(worker["promised_ready_by"] is None for worker in refills), kitchen
+    # every order not READY yet is listed with its promise, queued or not
+    waiting = {order["number"]: order for order in kitchen["waiting"]}
+    assert waiting[placed["number"]] == {"number": placed["number"], "status": "REQUESTED",
+                                         "promised_ready_by": placed["promised_ready_by"]}
+
 
 
 # --- documents written by a release before the ranges ---------------------------------------

@@ -111,9 +111,22 @@ class QueuedUnitOut(BaseModel):
     promised_ready_by: datetime | None = Field(None, description=PROMISE_DESCRIPTION)
 
 
+class WaitingOrderOut(BaseModel):
+    """An order not READY yet, with its promise: the kitchen display flags one past its
+    promise even when no unit of it is queued or being made (it waits on stock, for a
+    favourite a worker is making for stock, or for its units to be asked of the kitchen)."""
+
+    number: int
+    status: Literal["REQUESTED", "IN_PROGRESS"]
+    promised_ready_by: datetime | None = Field(None, description=PROMISE_DESCRIPTION)
+
+
 class KitchenOut(BaseModel):
     workers: list[WorkerOut]
     queue: list[QueuedUnitOut]
+    waiting: list[WaitingOrderOut] = Field(
+        default_factory=list, description="every order REQUESTED or IN_PROGRESS, oldest first, "
+                                          "with its promise (bounded by the orders on the board)")
     favorites_first: bool
     stock_target: int
     speed: float

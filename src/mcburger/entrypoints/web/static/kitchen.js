@@ -8,11 +8,12 @@
 // is not a timer: it is the wall-clock time the customer was told (the high end of the range
 // given at placement), compared with the server-corrected wall clock, whatever the speed.
 // Past promise: GET /kitchen gives each queued unit and busy worker its order's
-// `promised_ready_by` (one bounded read on the server for the orders in the kitchen; listing
-// the waiting orders instead would scan every order ever placed, per screen, every second). An
+// `promised_ready_by`, and `waiting` lists every order not READY yet with its promise (bounded
+// reads on the server: the orders in the kitchen and on the board, never the history). An
 // order with a unit in the queue or on a worker is not READY, so once that time has passed on
-// the server's clock its rows say "Past promise" (li[data-late="true"] > .k-late) and the
-// header counts and names such orders (#late-orders, data-count).
+// the server's clock its rows say "Past promise" (li[data-late="true"] > .k-late); the header
+// counts and names every late order (#late-orders, data-count), also one with no row here
+// (waiting on stock a worker is making for it, or on its units being asked for).
 // Query string: ?green=180&yellow=300 (age thresholds, kitchen seconds), ?clock=local (trust the
 // browser's clock, no correction from the server's Date header), ?ws=0 (no WebSocket).
 
@@ -216,6 +217,11 @@ function normaliseKitchen(doc) {
       queuedMs: parseTime(u.queued_at),
       promisedMs: parseTime(u.promised_ready_by),
     })),
+    // every order not READY yet with its promise: one past it is flagged even with no row
+    // here (waiting on stock a worker is making); an older server sends none
+    waiting: (Array.isArray(doc?.waiting) ? doc.waiting : [])
+      .filter((o) => Number.isInteger(o?.number))
+      .map((o) => ({ number: o.number, promisedMs: parseTime(o.promised_ready_by) })),
     favoritesFirst: doc?.favorites_first === true,
     speed: speedKnown ? doc.speed : FALLBACK_SPEED,
     speedKnown,
@@ -487,7 +493,8 @@ function tick(reschedule = true) {
 }
 
 /** Mark the rows of orders past their promise at `now` (server clock, wall time: a promise is
- *  what the customer was told, not kitchen time) and count those orders in the header. */
+ *  what the customer was told, not kitchen time) and count those orders in the header, with
+ *  the late orders that have no row (GET /kitchen's `waiting`). */
 function renderLate(now) {
   const late = new Set();
   for (const li of [...ui.workers.children, ...ui.queue.children]) {
@@ -497,6 +504,9 @@ function renderLate(now) {
     const mark = li.querySelector('.k-late');
     if (mark) mark.hidden = !past;
     if (past) late.add(Number(li.dataset.order));
+  }
+  for (const order of state.kitchen?.waiting ?? []) {
+    if (Number.isFinite(order.promisedMs) && order.promisedMs < now) late.add(order.number);
   }
   const numbers = [...late].sort((a, b) => a - b);
   setAttr(ui.lateOrders, 'data-count', String(numbers.length));
