@@ -11,6 +11,7 @@ from mcburger.domain.ordering import OrderStatus
 
 ACTIVE = (OrderStatus.REQUESTED, OrderStatus.IN_PROGRESS, OrderStatus.READY)
 WAITING = (OrderStatus.REQUESTED.value, OrderStatus.IN_PROGRESS.value)  # not READY yet
+ORDERS_PAGE = 100  # orders a page of GET /orders holds unless asked otherwise (at most 1,000)
 # Reads of the kitchen before answering with rows and workers of two different moments.
 KITCHEN_READ_TRIES = 5
 PUBLIC_ORDER_FIELDS = ("id", "number", "status", "items", "placed_at", "estimated_ready_at",
@@ -33,18 +34,34 @@ class Queries:
         document = await self._read_models.get(views.ORDERS, str(number))
         return None if document is None else await self._public(document)
 
-    async def orders(self, status: OrderStatus | None = None) -> list[JSON]:
-        """Orders, oldest first: those with ``status``, or all. An on-board status reads the
-        orders on the board only (``views.ON_BOARD_SEQ``), whatever the history; COLLECTED and
-        all read every order ever placed."""
-        where = None if status is None else {"status": status.value}
-        on_board = status in ACTIVE
-        found = await self._read_models.find(
-            views.ORDERS, where, after_seq=views.ON_BOARD_SEQ if on_board else None)
-        if not on_board:  # collected orders (below zero) come first by seq: by number
-            found.sort(key=lambda doc: doc["number"])
-        estimates = await self._estimates([doc["number"] for doc in found])
-        return [_public(doc, estimates.get(doc["number"])) for doc in found]
+    async def orders(self, status: OrderStatus | None = None, after: int = 0,
+                     limit: int = ORDERS_PAGE) -> tuple[list[JSON], int | None]:
+        """A page of orders, oldest first, numbered above ``after``: those with ``status``, or
+        all; and the ``after`` of the next page (None: this is the last one).
+
+        A status on the board reads the orders on the board (``views.ON_BOARD_SEQ``) and gives
+        up to ``limit`` of them. COLLECTED and all read the ``limit`` order numbers after
+        ``after`` by key (numbers are dense), so a page of COLLECTED may hold fewer than
+        ``limit`` orders (those in the window that are collected). Either way a page costs
+        what it holds or what is on the board, never the history.
+        """
+        if status in ACTIVE:
+            assert status is not None
+            found = [doc for doc in await self._read_models.find(
+                views.ORDERS, {"status": status.value}, after_seq=max(views.ON_BOARD_SEQ, after))
+                if doc["number"] > after]
+            page, following = found[:limit], (found[limit]["number"] if len(found) > limit
+                                              else None)
+            next_after = None if following is None else page[-1]["number"]
+        else:
+            numbers = range(after + 1, after + limit + 2)  # one more: is there a next page?
+            found_by_key = await self._read_models.get_versioned_many(
+                views.ORDERS, [str(number) for number in numbers])
+            window = [found_by_key[str(n)][0] for n in numbers[:-1] if str(n) in found_by_key]
+            page = [doc for doc in window if status is None or doc["status"] == status.value]
+            next_after = after + limit if str(numbers[-1]) in found_by_key else None
+        estimates = await self._estimates([doc["number"] for doc in page])
+        return [_public(doc, estimates.get(doc["number"])) for doc in page], next_after
 
     async def _public(self, document: JSON) -> JSON:
         return _public(document, await self._read_models.get(analytics.ESTIMATES,

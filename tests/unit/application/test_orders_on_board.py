@@ -87,6 +87,23 @@ def history(collected: int) -> list[Event]:
     return events
 
 
+async def every_page(queries: Queries, status: OrderStatus | None = None,
+                     limit: int = 100) -> list[JSON]:
+    """Every order a client gets by following ``next_after`` page by page."""
+    found: list[JSON] = []
+    after: int | None = 0
+    while after is not None:
+        page, following = await queries.orders(status, after, limit)
+        assert following is None or following > after, "every page moves on"
+        found += page
+        after = following
+    return found
+
+
+def numbers(orders: Sequence[JSON]) -> list[int]:
+    return [order["number"] for order in orders]
+
+
 async def test_the_board_reads_the_orders_on_it_whatever_was_collected_before() -> None:
     small, large = CountingStore(), CountingStore()
     await project(small, recorded(history(10)))
@@ -97,8 +114,8 @@ async def test_the_board_reads_the_orders_on_it_whatever_was_collected_before() 
         board = await Queries(store, MENU).board()
         assert (board["ready"], board["in_progress"], board["requested"]) == (
             [first], [first + 1], [first + 2])
-        ready = await Queries(store, MENU).orders(OrderStatus.READY)
-        assert [order["number"] for order in ready] == [first]
+        ready, next_after = await Queries(store, MENU).orders(OrderStatus.READY)
+        assert [order["number"] for order in ready] == [first] and next_after is None
         assert store.orders_read == 3 + 3, "the board and the READY list read only the board"
 
 
@@ -109,9 +126,9 @@ async def test_every_list_of_orders_stays_oldest_first_across_collection() -> No
     await project(store, recorded(events))
     queries = Queries(store, MENU)
 
-    assert [order["number"] for order in await queries.orders()] == [1, 2, 3, 4]
-    assert [order["number"] for order in await queries.orders(OrderStatus.COLLECTED)] == [2, 4]
-    assert [order["status"] for order in await queries.orders()] == [
+    assert numbers(await every_page(queries)) == [1, 2, 3, 4]
+    assert numbers(await every_page(queries, OrderStatus.COLLECTED)) == [2, 4]
+    assert [order["status"] for order in await every_page(queries)] == [
         "READY", "COLLECTED", "REQUESTED", "COLLECTED"]
     assert (await queries.order(4) or {})["status"] == "COLLECTED"
 
@@ -142,7 +159,7 @@ async def test_orders_collected_under_an_earlier_release_are_moved_off_the_board
         assert len(on_board) == left + 3 + round_
         board = await Queries(store, MENU).board()
         assert board["requested"] == [1203, *range(1204, 1204 + round_)]
-    assert [o["number"] for o in await Queries(store, MENU).orders(OrderStatus.COLLECTED)] == [
+    assert numbers(await every_page(Queries(store, MENU), OrderStatus.COLLECTED)) == [
         *range(1, 1201)]
 
 
@@ -163,7 +180,29 @@ async def test_the_orders_of_release_8532476_keep_their_board_and_leave_its_rang
         assert after["ready"] == before["ready"]
         assert after["requested"] == [*before["requested"], 29]
         assert len(await store.find(views.ORDERS, after_seq=views.ON_BOARD_SEQ)) == 9
-        collected = await Queries(store, MENU).orders(OrderStatus.COLLECTED)
-        assert [order["number"] for order in collected] == list(range(1, 21))
+        collected = await every_page(Queries(store, MENU), OrderStatus.COLLECTED)
+        assert numbers(collected) == list(range(1, 21))
     finally:
         await store.close()
+
+
+async def test_pages_of_orders_cost_what_they_hold_and_follow_to_the_end() -> None:
+    store = CountingStore()
+    await project(store, recorded(history(250)))  # 250 collected, then 251 to 253 on the board
+    queries = Queries(store, MENU)
+
+    store.orders_read = 0
+    page, next_after = await queries.orders(None, 0, 100)
+    assert numbers(page) == list(range(1, 101)) and next_after == 100
+    assert store.orders_read == 0, "a page of all orders is read by key, not by a scan"
+    assert numbers(await every_page(queries, limit=100)) == list(range(1, 254))
+    assert numbers(await every_page(queries, OrderStatus.COLLECTED, 60)) == list(range(1, 251))
+    last, next_after = await queries.orders(None, 200, 100)
+    assert numbers(last) == list(range(201, 254)) and next_after is None
+
+    on_board = [*life(254, OrderStatus.READY), *life(255, OrderStatus.READY)]
+    await ViewsProjection(store, MENU).handle(recorded(on_board, first=10_000))
+    first, next_after = await queries.orders(OrderStatus.READY, 0, 2)
+    assert numbers(first) == [251, 254] and next_after == 254
+    rest, next_after = await queries.orders(OrderStatus.READY, 254, 2)
+    assert numbers(rest) == [255] and next_after is None

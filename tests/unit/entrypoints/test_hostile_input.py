@@ -58,6 +58,8 @@ async def nothing_written(restaurant: Restaurant) -> bool:
     (f"/orders/{HUGE}/collect", "number"),
     (f"/analytics/estimates?limit={HUGE}", "limit"),
     (f"/analytics/timeline?limit={HUGE}", "limit"),
+    ("/orders?limit=0", "limit"), ("/orders?limit=1001", "limit"),
+    ("/orders?after=-1", "after"), (f"/orders?after={HUGE}", "after"),
 ])
 async def test_a_number_out_of_range_is_a_422_naming_the_parameter(
         client: httpx.AsyncClient, restaurant: Restaurant, path: str, field: str) -> None:

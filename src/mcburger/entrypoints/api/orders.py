@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, HTTPException, Path, Query, Response, status
 
 from mcburger.application.ordering_service import CommandResult
-from mcburger.application.queries import Queries
+from mcburger.application.queries import ORDERS_PAGE, Queries
 from mcburger.domain.events import OrderLine
 from mcburger.domain.ordering import Order, OrderStatus
 from mcburger.entrypoints.api.deps import AnswersWaitDep, MenuDep, OrderingDep, QueriesDep
@@ -17,6 +17,7 @@ from mcburger.entrypoints.api.staff import STAFF, STAFF_RESPONSES
 router = APIRouter(tags=["orders"])
 
 READ_YOUR_WRITES_TIMEOUT = 5.0
+MAX_ORDERS_PAGE = 1_000
 # A projection this far behind a command (a rebuild) would hold its answer for seconds: answer
 # without it. Live, they are a batch behind at most (a few hundred events at full load).
 FAR_BEHIND_EVENTS = 2_000
@@ -59,10 +60,23 @@ async def place_order(body: OrderIn, ordering: OrderingDep, queries: QueriesDep,
 
 
 @router.get("/orders", response_model=OrdersOut, dependencies=[STAFF], responses=STAFF_RESPONSES)
-async def list_orders(queries: QueriesDep,
-                      status: Annotated[OrderStatus | None, Query()] = None) -> dict[str, object]:
-    """Orders, oldest first, optionally only those with one status."""
-    return {"orders": await queries.orders(status)}
+async def list_orders(
+        queries: QueriesDep,
+        status: Annotated[OrderStatus | None, Query()] = None,
+        after: Annotated[int, Query(ge=0, le=2**31 - 1, description=(
+            "only orders numbered above this: 0 for the first page, then the previous page's "
+            "next_after"))] = 0,
+        limit: Annotated[int, Query(ge=1, le=MAX_ORDERS_PAGE, description=(
+            "a status on the board (REQUESTED, IN_PROGRESS, READY): at most this many orders; "
+            "COLLECTED or none: the orders among the next this-many numbers"))] = ORDERS_PAGE,
+) -> dict[str, object]:
+    """Orders, oldest first, a page at a time, optionally only those with one status.
+
+    Follow ``next_after`` (as ``after``) until it is null. A page costs what it holds, never
+    the restaurant's history: a page of COLLECTED may hold fewer than ``limit`` orders (the
+    collected ones among the next ``limit`` numbers) and still have a next page."""
+    orders, next_after = await queries.orders(status, after, limit)
+    return {"orders": orders, "next_after": next_after}
 
 
 @router.get("/orders/{number}", response_model=OrderOut,

@@ -82,6 +82,8 @@ class OrderOut(BaseModel):
 
 class OrdersOut(BaseModel):
     orders: list[OrderOut]
+    next_after: int | None = Field(
+        None, description="pass as `after` for the next page; null when this page is the last")
 
 
 class StockOut(BaseModel):
