@@ -83,40 +83,51 @@ class BoardSubscriber:
     def __init__(self, hub: BoardHub, buffer: int) -> None:
         self._hub = hub
         self._buffer = buffer
-        self._pending: deque[BoardMessage] = deque()
-        self._wake = asyncio.Event()
+        # Held by every connected screen for as long as it is on, so kept small: the queue
+        # exists only while changes wait, and the wake-up is a future only while get() waits
+        # (an asyncio.Event and an empty deque were 1.6 KB a subscriber).
+        self._pending: deque[BoardMessage] | None = None
+        self._waiter: asyncio.Future[None] | None = None
         self._resync = True  # the first message is a snapshot
         self.after = -1  # the version the client has everything up to
         self.resyncs = 0  # snapshots sent because the subscriber fell behind
         self._closed = False
 
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
     def offer(self, message: BoardMessage) -> None:
         """Called by the hub for each change: never waits."""
-        if len(self._pending) >= self._buffer:
+        pending = self._pending
+        if pending is None:
+            self._pending = pending = deque()
+        if len(pending) >= self._buffer:
             self.resync()
         else:
-            self._pending.append(message)
-            self._wake.set()
+            pending.append(message)
+            self._wake()
 
     def resync(self) -> None:
         """Drop what is pending: the next message is a fresh snapshot."""
-        self._pending.clear()
+        self._pending = None
         self._resync = True
         self.resyncs += 1
         self._hub.resyncs += 1
-        self._wake.set()
+        self._wake()
 
     def close(self) -> None:
         """End the iteration (the client left): a waiting ``async for`` stops at once."""
         self._closed = True
-        self._wake.set()
+        self._wake()
 
     def resume_after(self, version: int, recent: Iterable[BoardMessage]) -> None:
         """Start from a version the client already has instead of a snapshot (SSE
         ``Last-Event-ID``), with the changes after it that the hub still holds."""
         self._resync = False
         self.after = version
-        self._pending.extend(message for message in recent if message.version > version)
+        self._pending = deque(message for message in recent if message.version > version)
 
     @property
     def closed(self) -> bool:
@@ -129,22 +140,26 @@ class BoardSubscriber:
         while not self._closed:
             if self._resync:
                 self._resync = False
-                self._pending.clear()
+                self._pending = None
                 snapshot = await self._hub.snapshot()
                 self.after = snapshot.version
                 return snapshot
             while self._pending and not self._resync:
                 message = self._pending.popleft()
+                if not self._pending:
+                    self._pending = None
                 if message.version > self.after:
                     self.after = message.version
                     return message
             if not self._resync:
-                self._wake.clear()
+                self._waiter = waiter = asyncio.get_running_loop().create_future()
                 try:
                     async with asyncio.timeout(timeout):
-                        await self._wake.wait()
+                        await waiter
                 except TimeoutError:
                     return None
+                finally:
+                    self._waiter = None
         return None
 
     def __aiter__(self) -> AsyncIterator[BoardMessage]:

@@ -231,3 +231,73 @@ async def test_a_hub_far_behind_skips_to_now_and_re_snapshots_instead_of_replayi
     assert first.kind == "snapshot" and first.version == 1200 and feed.resyncs == 1
     assert (following.kind, following.version) == ("change", 1201)
     assert board.reads - reads <= 4  # one page read and skipped, not 1,200 changes fanned out
+
+
+class Screen:
+    """One WebSocket client as the ASGI server hands it to ``board_socket``: what the client
+    sends (``receive``) and what it is sent (``sent``); ``stuck`` makes every send wait (a
+    client whose network stopped taking data)."""
+
+    def __init__(self) -> None:
+        self.inbox: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        self.inbox.put_nowait({"type": "websocket.connect"})
+        self.sent: list[dict[str, object]] = []
+        self.stuck = False
+
+    async def receive(self) -> dict[str, object]:
+        return await self.inbox.get()
+
+    async def send(self, message: dict[str, object]) -> None:
+        if self.stuck and message["type"] == "websocket.send":
+            await asyncio.Event().wait()
+        self.sent.append(message)
+
+    def texts(self) -> list[JSON]:
+        return [json.loads(str(m["text"])) for m in self.sent if m["type"] == "websocket.send"]
+
+
+async def test_a_board_socket_sends_the_snapshot_then_each_change_until_the_client_leaves(
+        hub: BoardHub, board: FakeBoard) -> None:
+    from mcburger.entrypoints.api.board import board_socket
+
+    board.change(1, "REQUESTED")
+    screen = Screen()
+    served = asyncio.create_task(board_socket(hub, screen.receive, screen.send))
+    await settle()
+    board.change(2, "REQUESTED")
+    board.change(1, "IN_PROGRESS")
+    await settle()
+
+    assert screen.sent[0] == {"type": "websocket.accept"}
+    snapshot, *changes = screen.texts()
+    assert snapshot["requested"] == [1]
+    assert [(c["number"], c["status"]) for c in changes] == [(2, "REQUESTED"),
+                                                               (1, "IN_PROGRESS")]
+    assert hub.subscribers == 1
+    screen.inbox.put_nowait({"type": "websocket.disconnect", "code": 1001})
+    await asyncio.wait_for(served, 5)
+    assert hub.subscribers == 0, "a client that left holds no subscriber"
+
+
+async def test_a_board_socket_that_cannot_send_is_closed_too_slow_and_never_holds_the_others(
+        hub: BoardHub, board: FakeBoard, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mcburger.entrypoints.api import board as routes
+
+    # No time to send: a send that has to wait (the client's buffers are full) times out at
+    # once, one that goes straight out does not
+    monkeypatch.setattr(routes, "SEND_TIMEOUT_SECONDS", 0)
+    stuck, quick = Screen(), Screen()
+    stuck.stuck = True
+    served = [asyncio.create_task(routes.board_socket(hub, screen.receive, screen.send))
+              for screen in (stuck, quick)]
+    await settle()
+    board.change(1, "REQUESTED")
+    await settle()
+
+    assert stuck.sent[-1] == {"type": "websocket.close", "code": routes.TOO_SLOW,
+                              "reason": "too slow: reconnect"}
+    assert [c.get("number") for c in quick.texts()[1:]] == [1], "the other client got it"
+    await asyncio.wait_for(served[0], 5)
+    assert hub.subscribers == 1
+    quick.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(served[1], 5)

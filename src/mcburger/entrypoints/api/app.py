@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
         app.include_router(router)
     if serving:
         pages.mount(app)
+        app.add_middleware(board.BoardSocket)  # WebSocket /board/ws, in front of the routes
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IdempotencyKeyReused, _key_reused)

@@ -18,15 +18,17 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mcburger.application.board_hub import BoardHub, BoardSubscriber
-from mcburger.entrypoints.api.deps import HubDep, WsHubDep
+from mcburger.entrypoints.api.deps import HubDep
 from mcburger.entrypoints.api.schemas import BoardChange, BoardOut
 
 router = APIRouter(prefix="/board", tags=["board"])
 
+WS_PATH = "/board/ws"  # served by ``BoardSocket``, in front of the routes
 SEND_TIMEOUT_SECONDS = 30.0
 SSE_PING_SECONDS = 15.0  # a comment line on a quiet SSE stream
 TOO_SLOW = 4008  # WebSocket close code: the client did not keep up; reconnect
@@ -101,33 +103,56 @@ async def event_stream(hub: BoardHub, last_event_id: str | None) -> AsyncIterato
                 yield b": ping\n\n"  # keeps proxies and phones' NAT from closing a quiet stream
 
 
-@router.websocket("/ws")
-async def board_ws(websocket: WebSocket, hub: WsHubDep) -> None:
-    """WebSocket: the snapshot, then one message per change (a snapshot again if the client
-    fell behind)."""
-    await websocket.accept()
+class BoardSocket:
+    """ASGI middleware: serves the board's WebSocket (``WS_PATH``) itself, the snapshot then one
+    message per change (a snapshot again if the client fell behind); everything else goes on
+    to the app.
+
+    Why not a FastAPI route: a connection is held for as long as the screen is on, and every
+    message to every client went through Starlette's WebSocket and two exception wrappers of
+    ``send``; their objects and suspended frames were a third of a connection's memory
+    (``benchmarks/fanout.py``: about 38 KB a connection before). Here a message is one ASGI
+    ``send``. The hub is the app's restaurant's (``scope["app"]``, set by Starlette).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == WS_PATH:
+            await board_socket(scope["app"].state.restaurant.board, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+async def board_socket(hub: BoardHub, receive: Receive, send: Send) -> None:
+    """One WebSocket client of the board, from its handshake until either side closes."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    await send({"type": "websocket.accept"})
     async with hub.subscribe() as subscriber:
         # A client that left must not hold the subscriber (and a server stop) until the next change
-        closed = asyncio.ensure_future(_until_closed(websocket, subscriber))
+        gone = asyncio.ensure_future(_until_disconnect(receive, subscriber))
         try:
             async for message in subscriber:
                 async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                    await websocket.send_text(message.text)
+                    await send({"type": "websocket.send", "text": message.text})
         except TimeoutError:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
-                    await websocket.close(TOO_SLOW, "too slow: reconnect")
-        except WebSocketDisconnect:
+                    await send({"type": "websocket.close", "code": TOO_SLOW,
+                                "reason": "too slow: reconnect"})
+        except OSError:  # the client is gone (the server's ClientDisconnected is an OSError)
             pass
         finally:
-            closed.cancel()
-            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-                await closed
+            gone.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await gone
 
 
-async def _until_closed(websocket: WebSocket, subscriber: BoardSubscriber) -> None:
+async def _until_disconnect(receive: Receive, subscriber: BoardSubscriber) -> None:
     try:
-        while (await websocket.receive())["type"] != "websocket.disconnect":
+        while (await receive())["type"] != "websocket.disconnect":
             pass
     finally:
         subscriber.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request, WebSocket
+from fastapi import Depends, Request
 
 from mcburger.adapters.metrics import PrometheusMetrics
 from mcburger.application.board_hub import BoardHub
@@ -51,11 +51,6 @@ def _hub(request: Request) -> BoardHub:
     return _restaurant(request).board
 
 
-def _ws_hub(websocket: WebSocket) -> BoardHub:
-    restaurant: Restaurant = websocket.app.state.restaurant
-    return restaurant.board
-
-
 QueriesDep = Annotated[Queries, Depends(_queries)]
 OrderingDep = Annotated[OrderingService, Depends(_ordering)]
 MenuDep = Annotated[Menu, Depends(_menu)]
@@ -65,4 +60,3 @@ AnswersWaitDep = Annotated[bool, Depends(_answers_wait)]
 HealthDep = Annotated[Health, Depends(_health)]
 MetricsDep = Annotated[PrometheusMetrics, Depends(_metrics)]
 HubDep = Annotated[BoardHub, Depends(_hub)]
-WsHubDep = Annotated[BoardHub, Depends(_ws_hub)]
