@@ -36,29 +36,30 @@ class Queries:
 
     async def orders(self, status: OrderStatus | None = None, after: int = 0,
                      limit: int = ORDERS_PAGE) -> tuple[list[JSON], int | None]:
-        """A page of orders, oldest first, numbered above ``after``: those with ``status``, or
-        all; and the ``after`` of the next page (None: this is the last one).
+        """A page of up to ``limit`` orders, oldest first, numbered above ``after``: those with
+        ``status``, or all; and the ``after`` of the next page (None: this is the last one).
 
-        A status on the board reads the orders on the board (``views.ON_BOARD_SEQ``) and gives
-        up to ``limit`` of them. COLLECTED and all read the ``limit`` order numbers after
-        ``after`` by key (numbers are dense), so a page of COLLECTED may hold fewer than
-        ``limit`` orders (those in the window that are collected). Either way a page costs
-        what it holds or what is on the board, never the history.
+        Every read is a range of an index, so a page costs what it holds (and, for a status,
+        at most what is on the board), never the history: a status on the board reads the
+        board's seq range (``views.ON_BOARD_SEQ``), COLLECTED the collected orders' range from
+        ``after`` on (their seq is below zero, in number order), and all orders the next
+        order numbers by key (numbers are dense). While an upgrade moves the orders collected
+        under an earlier release out of the board's range (``views.MOVE_COLLECTED_PER_BATCH``
+        a batch), COLLECTED lists those not moved yet after the others.
         """
-        if status in ACTIVE:
-            assert status is not None
+        if status is not None:
+            floor = (after - views.COLLECTED_OFFSET if status is OrderStatus.COLLECTED
+                     else max(views.ON_BOARD_SEQ, after))
             found = [doc for doc in await self._read_models.find(
-                views.ORDERS, {"status": status.value}, after_seq=max(views.ON_BOARD_SEQ, after))
+                views.ORDERS, {"status": status.value}, after_seq=floor, limit=limit + 1)
                 if doc["number"] > after]
-            page, following = found[:limit], (found[limit]["number"] if len(found) > limit
-                                              else None)
-            next_after = None if following is None else page[-1]["number"]
+            page = found[:limit]
+            next_after = page[-1]["number"] if len(found) > limit else None
         else:
             numbers = range(after + 1, after + limit + 2)  # one more: is there a next page?
             found_by_key = await self._read_models.get_versioned_many(
                 views.ORDERS, [str(number) for number in numbers])
-            window = [found_by_key[str(n)][0] for n in numbers[:-1] if str(n) in found_by_key]
-            page = [doc for doc in window if status is None or doc["status"] == status.value]
+            page = [found_by_key[str(n)][0] for n in numbers[:-1] if str(n) in found_by_key]
             next_after = after + limit if str(numbers[-1]) in found_by_key else None
         estimates = await self._estimates([doc["number"] for doc in page])
         return [_public(doc, estimates.get(doc["number"])) for doc in page], next_after

@@ -197,6 +197,10 @@ async def test_pages_of_orders_cost_what_they_hold_and_follow_to_the_end() -> No
     assert store.orders_read == 0, "a page of all orders is read by key, not by a scan"
     assert numbers(await every_page(queries, limit=100)) == list(range(1, 254))
     assert numbers(await every_page(queries, OrderStatus.COLLECTED, 60)) == list(range(1, 251))
+    store.orders_read = 0
+    collected, next_after = await queries.orders(OrderStatus.COLLECTED, 100, 50)
+    assert numbers(collected) == list(range(101, 151)) and next_after == 150
+    assert store.orders_read <= 250 - 100 + 3, "from `after` on, never the orders before it"
     last, next_after = await queries.orders(None, 200, 100)
     assert numbers(last) == list(range(201, 254)) and next_after is None
 

@@ -67,14 +67,12 @@ async def list_orders(
             "only orders numbered above this: 0 for the first page, then the previous page's "
             "next_after"))] = 0,
         limit: Annotated[int, Query(ge=1, le=MAX_ORDERS_PAGE, description=(
-            "a status on the board (REQUESTED, IN_PROGRESS, READY): at most this many orders; "
-            "COLLECTED or none: the orders among the next this-many numbers"))] = ORDERS_PAGE,
+            "at most this many orders a page"))] = ORDERS_PAGE,
 ) -> dict[str, object]:
     """Orders, oldest first, a page at a time, optionally only those with one status.
 
     Follow ``next_after`` (as ``after``) until it is null. A page costs what it holds, never
-    the restaurant's history: a page of COLLECTED may hold fewer than ``limit`` orders (the
-    collected ones among the next ``limit`` numbers) and still have a next page."""
+    the restaurant's history."""
     orders, next_after = await queries.orders(status, after, limit)
     return {"orders": orders, "next_after": next_after}
 
