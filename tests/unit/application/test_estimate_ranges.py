@@ -16,6 +16,7 @@ from mcburger.application.analytics.measurements import Measurements
 from mcburger.application.analytics.mirror import RestaurantMirror
 from mcburger.application.simulator.simulation import Simulation
 from mcburger.domain.estimates import (
+    COLD_WIDENING,
     NORMAL_QUANTILES,
     Calibration,
     FavouriteDemand,
@@ -132,6 +133,24 @@ def test_before_anything_is_learned_the_range_is_the_normal_one() -> None:
     low, point, high = Calibration().range(100.0, 10.0)
     assert (low, point, high) == pytest.approx(
         (100 + NORMAL_QUANTILES[0] * 10, 100.0, 100 + NORMAL_QUANTILES[2] * 10))
+
+
+def test_a_new_restaurants_range_widens_to_the_few_errors_seen_within_a_bound() -> None:
+    """Before ``min_count`` errors: the normal's range, widened to the finite-sample conformal
+    ranks of those seen (the 9th smallest of 9 for the 90th percentile), at most
+    ``COLD_WIDENING`` times the normal's."""
+    calibration = Calibration(min_count=30)
+    for z in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7):  # 8 errors: too few for a rank
+        calibration.observe(100.0 + 10 * z, 100.0, 10.0)
+    assert calibration.quantiles(100.0) == NORMAL_QUANTILES
+
+    calibration.observe(100.0 + 10 * 2.0, 100.0, 10.0)  # the 9th: +2 spreads, the largest
+    low, middle, high = calibration.quantiles(100.0)
+    assert (low, middle, high) == pytest.approx((NORMAL_QUANTILES[0], 0.0, 2.0))
+
+    for _ in range(5):  # far larger errors widen it only so far
+        calibration.observe(100.0 + 10 * 40.0, 100.0, 10.0)
+    assert calibration.quantiles(100.0)[2] == pytest.approx(COLD_WIDENING * NORMAL_QUANTILES[2])
 
 
 def test_the_range_is_the_10th_to_90th_percentile_of_past_errors_in_spreads() -> None:
