@@ -393,7 +393,8 @@ NORMAL_QUANTILES = (-1.2816, 0.0, 1.2816)
 # Before ``Calibration.min_count`` errors the range is the normal's widened to the few errors
 # seen, by at most this factor: on a day's first 40 orders (`mcburger simulate --orders 40`,
 # seeds 1-5) the normal's ranges held for a median 68 % (FF.1) and 72 % (off) of orders, the
-# errors' own ranks alone widened FF.1's to 50-120 minutes, and 2.5 gave 74 % and 81.5 %.
+# errors' own ranks alone widened FF.1's to a median 56 minutes (up to 121), and 2.5 gave
+# 74 % and 81.5 %.
 COLD_WIDENING = 2.5
 
 
