@@ -49,8 +49,11 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
         finally:
             await running.stop()
 
-    app = FastAPI(title="McBurger Orders", version="0.1.0", lifespan=lifespan,
-                  description="Event-sourced orders for a quick-service restaurant.")
+    serving = (restaurant.roles if restaurant is not None else roles) & SERVING_ROLES
+    # A process that serves customers answers the board's WebSocket ahead of every layer
+    app = (board.BoardSocketApp if serving else FastAPI)(
+        title="McBurger Orders", version="0.1.0", lifespan=lifespan,
+        description="Event-sourced orders for a quick-service restaurant.")
     chosen = settings or (restaurant.settings if restaurant is not None else Settings())
     app.state.staff = StaffGuard(_staff_token(chosen, staff_token, injected=settings is None
                                               and restaurant is not None))
@@ -58,13 +61,11 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
     app.add_middleware(BodyLimit)
     _describe(app, restaurant.menu if restaurant is not None else chosen.load_menu(),
               chosen.protect_metrics)
-    serving = (restaurant.roles if restaurant is not None else roles) & SERVING_ROLES
     routers = (orders.router, status.router, board.router, analytics.router)
     for router in routers if serving else (status.router,):
         app.include_router(router)
     if serving:
         pages.mount(app)
-        app.add_middleware(board.BoardSocket)  # WebSocket /board/ws, in front of the routes
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IdempotencyKeyReused, _key_reused)

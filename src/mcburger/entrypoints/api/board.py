@@ -18,9 +18,9 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, FastAPI, Header, Query
 from fastapi.responses import JSONResponse, StreamingResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from mcburger.application.board_hub import BoardHub, BoardSubscriber
 from mcburger.entrypoints.api.deps import HubDep
@@ -28,7 +28,7 @@ from mcburger.entrypoints.api.schemas import BoardChange, BoardOut
 
 router = APIRouter(prefix="/board", tags=["board"])
 
-WS_PATH = "/board/ws"  # served by ``BoardSocket``, in front of the routes
+WS_PATH = "/board/ws"  # served by ``BoardSocketApp``, before the middleware stack
 SEND_TIMEOUT_SECONDS = 30.0
 SSE_PING_SECONDS = 15.0  # a comment line on a quiet SSE stream
 TOO_SLOW = 4008  # WebSocket close code: the client did not keep up; reconnect
@@ -103,26 +103,26 @@ async def event_stream(hub: BoardHub, last_event_id: str | None) -> AsyncIterato
                 yield b": ping\n\n"  # keeps proxies and phones' NAT from closing a quiet stream
 
 
-class BoardSocket:
-    """ASGI middleware: serves the board's WebSocket (``WS_PATH``) itself, the snapshot then one
-    message per change (a snapshot again if the client fell behind); everything else goes on
-    to the app.
+class BoardSocketApp(FastAPI):
+    """FastAPI, with the board's WebSocket (``WS_PATH``) answered before the middleware stack:
+    the snapshot then one message per change (a snapshot again if the client fell behind).
+    Only processes that serve customers use it; everything else goes through FastAPI as usual.
 
     Why not a FastAPI route: a connection is held for as long as the screen is on, and every
     message to every client went through Starlette's WebSocket and two exception wrappers of
     ``send``; their objects and suspended frames were a third of a connection's memory
-    (``benchmarks/fanout.py``: about 38 KB a connection before). Here a message is one ASGI
-    ``send``. The hub is the app's restaurant's (``scope["app"]``, set by Starlette).
+    (``benchmarks/fanout.py``: about 38 KB a connection before). Why not a middleware (as
+    until ``3a52155``): a middleware runs inside Starlette's and FastAPI's own layers (error
+    handling, body limit, telemetry), each a suspended coroutine frame a connection for its
+    whole life, about 1.4 KB together; none of them does anything for a WebSocket. Here a
+    message is one ASGI ``send``. The hub is the restaurant's, set on ``state`` at startup.
     """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == WS_PATH:
-            await board_socket(scope["app"].state.restaurant.board, receive, send)
+            await board_socket(self.state.restaurant.board, receive, send)
         else:
-            await self.app(scope, receive, send)
+            await super().__call__(scope, receive, send)
 
 
 async def board_socket(hub: BoardHub, receive: Receive, send: Send) -> None:
