@@ -11,6 +11,7 @@ import pytest
 from mcburger.adapters.eventstore.memory import InMemoryEventStore
 from mcburger.application.ports import RecordedEvent, Tracking
 from mcburger.application.runner import AggregateRunner, ConcurrencyExhausted
+from mcburger.domain.errors import InvalidOrder
 from mcburger.domain.events import Event, OrderPlaced
 from mcburger.domain.ordering import Order, Ordering
 from tests.unit.builders import T0, fixed_menu, lines
@@ -155,3 +156,117 @@ async def test_a_writer_whose_rebuild_is_slower_than_the_other_writers_pace_stil
     stream = await placed(store)
     assert stream[-1] == (order.number, "a"), "saved, after what the busy writer appended"
     assert order.number == 7, "decided after the order placed during its rebuild"
+
+
+class CountingStore(InMemoryEventStore):
+    """Counts appends, and holds the first one until released, so that commands queue up
+    behind it as concurrent requests do behind a sync."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.appends: list[int] = []  # orders placed an append
+        self.release = asyncio.Event()
+        self.fail: dict[int, Exception] = {}  # the n-th append (from 1) fails with this
+
+    async def append(self, stream: str, events: Sequence[Event], expected_version: int,
+                     tracking: Tracking | None = None) -> list[RecordedEvent]:
+        self.appends.append(sum(isinstance(event, OrderPlaced) for event in events))
+        if len(self.appends) == 1:
+            await self.release.wait()
+        if len(self.appends) in self.fail:
+            raise self.fail[len(self.appends)]
+        return await super().append(stream, events, expected_version, tracking)
+
+
+async def queued_behind_first(store: CountingStore, ordering: AggregateRunner[Ordering],
+                              decisions: list[Callable[[Ordering], object]]
+                              ) -> list[asyncio.Task[tuple[object, list[RecordedEvent]]]]:
+    """The first decision is being saved (held) while the others arrive."""
+    tasks = [asyncio.ensure_future(ordering.execute(decisions[0]))]
+    while not store.appends:
+        await asyncio.sleep(0)
+    tasks += [asyncio.ensure_future(ordering.execute(d)) for d in decisions[1:]]
+    await asyncio.sleep(0)
+    store.release.set()
+    await asyncio.wait(tasks)
+    return tasks
+
+
+async def test_commands_arriving_during_a_save_are_saved_together_each_with_its_own_answer(
+) -> None:
+    store = CountingStore()
+    ordering = runner(store)
+
+    tasks = await queued_behind_first(store, ordering, [placing(f"o{n}") for n in range(6)])
+
+    assert store.appends == [1, 5], "the five that queued behind the first: one append"
+    for n, task in enumerate(tasks):
+        order, recorded = task.result()
+        assert isinstance(order, Order) and order.order_id == f"o{n}" and order.number == n + 1
+        assert [r.event.order_id for r in recorded if isinstance(r.event, OrderPlaced)] == [f"o{n}"]
+    assert await placed(store) == [(n + 1, f"o{n}") for n in range(6)]
+
+
+async def test_a_refused_command_in_a_group_gets_its_own_error_and_the_others_are_saved(
+) -> None:
+    store = CountingStore()
+    ordering = runner(store)
+
+    def unknown_item(o: Ordering) -> Order:
+        return o.place("bad", lines(caviar=1), T0)
+
+    tasks = await queued_behind_first(
+        store, ordering, [placing("a"), placing("b"), unknown_item, placing("c")])
+
+    assert isinstance(tasks[2].exception(), InvalidOrder)
+    assert [t.result()[0].number for t in (tasks[0], tasks[1], tasks[3])] == [1, 2, 3]
+    assert await placed(store) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+async def test_a_command_failing_half_way_in_a_group_leaves_no_trace_and_the_others_land(
+) -> None:
+    store = CountingStore()
+    ordering = runner(store)
+
+    def place_then_fail(o: Ordering) -> None:
+        o.place("half", lines(cola=1), T0)
+        raise RuntimeError("boom")
+
+    tasks = await queued_behind_first(
+        store, ordering, [placing("a"), placing("b"), place_then_fail, placing("c")])
+
+    assert isinstance(tasks[2].exception(), RuntimeError)
+    assert await placed(store) == [(1, "a"), (2, "b"), (3, "c")]
+
+
+async def test_a_group_whose_save_fails_tells_every_caller_and_saves_none_of_it() -> None:
+    store = CountingStore()
+    ordering = runner(store)
+    store.fail[2] = OSError("disk full")
+
+    tasks = await queued_behind_first(store, ordering, [placing("a"), placing("b"), placing("c")])
+
+    assert store.appends == [1, 2]
+    assert tasks[0].result()[0].number == 1
+    assert all(isinstance(t.exception(), OSError) for t in tasks[1:])
+    order, _ = await ordering.execute(placing("d"))
+    assert order.number == 2, "the state decided for the failed save was dropped"
+    assert await placed(store) == [(1, "a"), (2, "d")]
+
+
+async def test_a_caller_that_gives_up_does_not_stop_the_commands_queued_with_it() -> None:
+    store = CountingStore()
+    ordering = runner(store)
+    first = asyncio.ensure_future(ordering.execute(placing("a")))
+    while not store.appends:
+        await asyncio.sleep(0)
+    gives_up = asyncio.ensure_future(ordering.execute(placing("gone")))
+    waits = asyncio.ensure_future(ordering.execute(placing("b")))
+    await asyncio.sleep(0)
+    gives_up.cancel()
+    store.release.set()
+
+    await asyncio.wait([first, waits])
+
+    assert gives_up.cancelled()
+    assert await placed(store) == [(1, "a"), (2, "b")]
