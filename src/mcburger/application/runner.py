@@ -159,6 +159,8 @@ class AggregateRunner(Generic[A]):
         others again on fresh state."""
         decided: list[tuple[_Command[A, Any], Any, int]] = []
         for command in group:
+            if command.future.done():  # its caller gave up before it was decided, or it failed
+                continue
             before = len(aggregate.pending)
             try:
                 result = command.decide(aggregate)

@@ -167,11 +167,13 @@ class CountingStore(InMemoryEventStore):
         self.appends: list[int] = []  # orders placed an append
         self.release = asyncio.Event()
         self.fail: dict[int, Exception] = {}  # the n-th append (from 1) fails with this
+        self.first_held = asyncio.Event()
 
     async def append(self, stream: str, events: Sequence[Event], expected_version: int,
                      tracking: Tracking | None = None) -> list[RecordedEvent]:
         self.appends.append(sum(isinstance(event, OrderPlaced) for event in events))
         if len(self.appends) == 1:
+            self.first_held.set()
             await self.release.wait()
         if len(self.appends) in self.fail:
             raise self.fail[len(self.appends)]
@@ -183,8 +185,7 @@ async def queued_behind_first(store: CountingStore, ordering: AggregateRunner[Or
                               ) -> list[asyncio.Task[tuple[object, list[RecordedEvent]]]]:
     """The first decision is being saved (held) while the others arrive."""
     tasks = [asyncio.ensure_future(ordering.execute(decisions[0]))]
-    while not store.appends:
-        await asyncio.sleep(0)
+    await store.first_held.wait()
     tasks += [asyncio.ensure_future(ordering.execute(d)) for d in decisions[1:]]
     await asyncio.sleep(0)
     store.release.set()
@@ -258,8 +259,7 @@ async def test_a_caller_that_gives_up_does_not_stop_the_commands_queued_with_it(
     store = CountingStore()
     ordering = runner(store)
     first = asyncio.ensure_future(ordering.execute(placing("a")))
-    while not store.appends:
-        await asyncio.sleep(0)
+    await store.first_held.wait()
     gives_up = asyncio.ensure_future(ordering.execute(placing("gone")))
     waits = asyncio.ensure_future(ordering.execute(placing("b")))
     await asyncio.sleep(0)
@@ -269,4 +269,4 @@ async def test_a_caller_that_gives_up_does_not_stop_the_commands_queued_with_it(
     await asyncio.wait([first, waits])
 
     assert gives_up.cancelled()
-    assert await placed(store) == [(1, "a"), (2, "b")]
+    assert await placed(store) == [(1, "a"), (2, "b")], "gave up before its turn: not placed"
