@@ -114,7 +114,7 @@ class BoardSocketApp(FastAPI):
     (``benchmarks/fanout.py``: about 38 KB a connection before). Why not a middleware (as
     until ``3a52155``): a middleware runs inside Starlette's and FastAPI's own layers (error
     handling, body limit, telemetry), each a suspended coroutine frame a connection for its
-    whole life, about 1.4 KB together; none of them does anything for a WebSocket. Here a
+    whole life, about 1.3 KB together; none of them does anything for a WebSocket. Here a
     message is one ASGI ``send``. The hub is the restaurant's, set on ``state`` at startup.
     """
 
