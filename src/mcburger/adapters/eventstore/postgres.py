@@ -68,11 +68,21 @@ WHERE snapshots.version <= excluded.version
 
 # Every event of an append in one statement
 _ROW_MARKS = "(%s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)"
+# NOTIFY'd (with the newest position) by every append that wrote events, on commit.
+CHANNEL = "mcburger_events"
+
+# The events, and the notification that wakes waiters with the last position (delivered at
+# commit, as pg_notify always is): one statement, one round trip for both.
 _INSERT_EVENTS = """
-INSERT INTO events (stream, version, category, type, type_version, event_id, restaurant_id,
-                    occurred_at, data)
-VALUES {rows}
-RETURNING position, version
+WITH inserted AS (
+    INSERT INTO events (stream, version, category, type, type_version, event_id, restaurant_id,
+                        occurred_at, data)
+    VALUES {rows}
+    RETURNING position, version
+), notified AS (
+    SELECT pg_notify('""" + CHANNEL + """', MAX(position)::text) FROM inserted
+)
+SELECT position, version FROM inserted, notified
 """
 
 # Read after the append lock is held (a statement of its own: its snapshot must not predate it)
@@ -98,9 +108,6 @@ _SELECT = "SELECT position, stream, version, type, type_version, data FROM event
 # a higher-throughput design would let followers read only below the oldest open transaction.
 # The key is "mcburger" in ASCII, so it cannot clash with another application's lock by chance.
 APPEND_LOCK_KEY = 0x6D63_6275_7267_6572
-
-# NOTIFY'd (with the newest position) by every append that wrote events, on commit.
-CHANNEL = "mcburger_events"
 
 # Safety net for waiters: a lost listening connection or a missed notification is noticed
 # within this long. Normally a waiter is woken by NOTIFY within milliseconds.
@@ -173,8 +180,6 @@ class PostgresEventStore(EventStore):
             async with self._pool.connection() as conn, conn.transaction():
                 await conn.execute("SELECT pg_advisory_xact_lock(%s)", (APPEND_LOCK_KEY,))
                 positions = await self._write(conn, stream, rows, expected_version, tracking)
-                if positions:
-                    await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, str(positions[-1])))
         except psycopg.errors.UniqueViolation as error:
             # Only a writer that skips the lock (an older version, a hand-run script) gets here.
             if error.diag.constraint_name == "events_stream_version_key":
