@@ -124,18 +124,16 @@ class AggregateRunner(Generic[A]):
                     aggregate = await self._caught_up()
                     decided = self._decide_each(aggregate, group)
                     if decided is None:  # one failed half-way: decide the rest again, fresh
-                        group = [command for command in group if not command.future.done()]
                         continue
-                    if not aggregate.pending:
-                        _settle([(command, result, []) for command, result, _ in decided])
-                        return
-                    try:
-                        recorded = await self._events.append(
-                            self._stream, aggregate.pending, aggregate.version)
-                    except WrongExpectedVersion:
-                        self._aggregate = None
-                        continue
-                    await self._saved(aggregate)
+                    recorded: list[RecordedEvent] = []
+                    if aggregate.pending:
+                        try:
+                            recorded = await self._events.append(
+                                self._stream, aggregate.pending, aggregate.version)
+                        except WrongExpectedVersion:
+                            self._aggregate = None
+                            continue
+                        await self._saved(aggregate)
                     _settle(_split(decided, recorded))
                     return
                 raise ConcurrencyExhausted(self._stream)
