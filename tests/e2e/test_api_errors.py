@@ -1,14 +1,20 @@
 """What a client gets for bad input and impossible requests: 422 naming the field (and nothing
-written), JSON 404s, and the collect rules (409 unless READY)."""
+written), JSON 404s, the collect rules (409 unless READY), and a board screen's oversized
+message (closed with 1009, nobody else's board touched)."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
+from mcburger.entrypoints.api.board import MAX_CLIENT_MESSAGE_BYTES
 from tests.e2e.helpers import place, wait_all_ready, wait_quiet
 from tests.e2e.processes import Launcher, Server
 from tests.support.servers import STAFF
@@ -155,3 +161,28 @@ async def test_collecting_an_order_that_is_not_ready_is_409(launch: Launcher) ->
         assert response.json()["detail"]
         status = (await client.get(f"/orders/{order['number']}")).json()["status"]
         assert status in {"REQUESTED", "IN_PROGRESS"}, f"a refused collect changed it: {status}"
+
+
+async def test_a_board_screen_sending_a_big_message_is_closed_and_others_keep_their_board(
+        client: httpx.AsyncClient, shared_server: Server) -> None:
+    url = f"{shared_server.ws_url}/board/ws"
+    async with connect(url) as watcher, connect(url, max_size=None) as hostile:
+        await watcher.recv()
+        await hostile.recv()
+        await hostile.send("x" * 100)  # a screen's small message is read and dropped
+        number = (await place(client, {"items": [COLA]}))["number"]
+        while (change := json.loads(await asyncio.wait_for(hostile.recv(), 15.0)))["number"] \
+                != number:
+            pass
+
+        # 16 MiB was uvicorn's default: each such screen held a message that size in the server
+        await hostile.send("x" * (MAX_CLIENT_MESSAGE_BYTES + 1))
+        with pytest.raises(ConnectionClosed) as closed:
+            await asyncio.wait_for(hostile.recv(), 15.0)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009, closed.value
+
+        number = (await place(client, {"items": [COLA]}))["number"]
+        while (change := json.loads(await asyncio.wait_for(watcher.recv(), 15.0)))["number"] \
+                != number:
+            pass
+        assert change["status"] == "REQUESTED", change

@@ -154,8 +154,11 @@ class BoardSubscriber:
             if not self._resync:
                 self._waiter = waiter = asyncio.get_running_loop().create_future()
                 try:
-                    async with asyncio.timeout(timeout):
+                    if timeout is None:  # a WebSocket's wait: no timer a message a client
                         await waiter
+                    else:
+                        async with asyncio.timeout(timeout):
+                            await waiter
                 except TimeoutError:
                     return None
                 finally:

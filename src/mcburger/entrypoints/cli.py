@@ -170,6 +170,7 @@ app.command()(simulate)
 def _serve(settings: Settings, roles: frozenset[str]) -> None:
     from mcburger.adapters.staff_token import StaffTokenUnreadable
     from mcburger.entrypoints.api.app import create_app
+    from mcburger.entrypoints.api.board import MAX_CLIENT_MESSAGE_BYTES
 
     logging.basicConfig(level=settings.log_level.upper(),
                         format=f"%(asctime)s %(levelname)s [{'+'.join(sorted(roles))}] "
@@ -188,6 +189,7 @@ def _serve(settings: Settings, roles: frozenset[str]) -> None:
                 # wsproto: 2 KB less a connection than websockets' protocol, which keeps the
                 # handshake's request and response for the connection's life (fanout.py)
                 ws="wsproto", ws_per_message_deflate=False,
+                ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 

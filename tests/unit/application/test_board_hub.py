@@ -301,3 +301,18 @@ async def test_a_board_socket_that_cannot_send_is_closed_too_slow_and_never_hold
     assert hub.subscribers == 1
     quick.inbox.put_nowait({"type": "websocket.disconnect", "code": 1000})
     await asyncio.wait_for(served[1], 5)
+
+
+async def test_a_board_socket_stopped_by_the_server_is_not_closed_too_slow(
+        hub: BoardHub, board: FakeBoard) -> None:
+    from mcburger.entrypoints.api import board as routes
+
+    stuck = Screen()
+    stuck.stuck = True  # waiting in a send, as a screen with a full buffer, when the stop comes
+    served = asyncio.create_task(routes.board_socket(hub, stuck.receive, stuck.send))
+    await settle()
+    served.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(served, 5)
+    assert not any(m["type"] == "websocket.close" for m in stuck.sent), stuck.sent
+    assert hub.subscribers == 0

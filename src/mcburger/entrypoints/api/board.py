@@ -8,13 +8,16 @@ estimated_ready_by}``. A client that falls more than
 ``board_hub.BUFFER`` changes behind is sent a fresh snapshot in-band (WebSocket: a snapshot
 message; SSE: a ``snapshot`` event) and the changes after it. A WebSocket client that accepts
 nothing for ``SEND_TIMEOUT_SECONDS`` is closed with code 4008 ("too slow"): reconnect, and the
-first message is a snapshot again.
+first message is a snapshot again. The board sends; a screen has nothing to say: a message from
+it over ``MAX_CLIENT_MESSAGE_BYTES`` closes the socket with 1009 (message too big), before it
+is buffered whole.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -30,8 +33,13 @@ router = APIRouter(prefix="/board", tags=["board"])
 
 WS_PATH = "/board/ws"  # served by ``BoardSocketApp``, before the middleware stack
 SEND_TIMEOUT_SECONDS = 30.0
+SWEEP_SECONDS = 1.0  # how often the sends that wait are checked against SEND_TIMEOUT_SECONDS
 SSE_PING_SECONDS = 15.0  # a comment line on a quiet SSE stream
 TOO_SLOW = 4008  # WebSocket close code: the client did not keep up; reconnect
+# The server's ``ws_max_size`` (cli.py): a screen sends nothing the board reads, so anything
+# bigger than a few bytes is hostile; uvicorn's default (16 MiB) let four screens sending 15 MB
+# messages take the server from 85 to 158 MB.
+MAX_CLIENT_MESSAGE_BYTES = 4 * 1024
 MAX_VERSION = 2**62  # board versions are log positions; a cursor past this is unreadable
 
 
@@ -130,14 +138,18 @@ async def board_socket(hub: BoardHub, receive: Receive, send: Send) -> None:
     if (await receive())["type"] != "websocket.connect":
         return
     await send({"type": "websocket.accept"})
-    async with hub.subscribe() as subscriber:
+    watch = _SendWatch.of_this_loop()
+    async with hub.subscribe() as subscriber, watch.watching() as me:
         # A client that left must not hold the subscriber (and a server stop) until the next change
         gone = asyncio.ensure_future(_until_disconnect(receive, subscriber))
         try:
             async for message in subscriber:
-                async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
-                    await send({"type": "websocket.send", "text": message.text})
-        except TimeoutError:
+                watch.sending[me] = watch.loop.time()
+                await send({"type": "websocket.send", "text": message.text})
+                del watch.sending[me]
+        except asyncio.CancelledError:
+            if not watch.too_slow(me):
+                raise  # the server is stopping
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(1.0):
                     await send({"type": "websocket.close", "code": TOO_SLOW,
@@ -145,9 +157,75 @@ async def board_socket(hub: BoardHub, receive: Receive, send: Send) -> None:
         except OSError:  # the client is gone (the server's ClientDisconnected is an OSError)
             pass
         finally:
+            watch.sending.pop(me, None)
             gone.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gone
+
+
+class _SendWatch:
+    """The board sockets' send timeout, for the whole process: a socket whose send has waited
+    ``SEND_TIMEOUT_SECONDS`` (its client takes no data: the server's buffer for it is full) is
+    cancelled by a sweep every ``SWEEP_SECONDS`` and closed "too slow".
+
+    Why not a timeout around each send: that is a timer armed and cancelled a message a client
+    (200,000 for 20 orders at 10,000 screens), a third of the CPU the board spent outside the
+    ASGI server (``benchmarks/fanout.py``). A send that does not wait (nearly all) is a dict
+    insert and delete; the sweep looks only at the sends waiting when it runs, and runs only
+    while some socket is open.
+    """
+
+    _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SendWatch] = (
+        weakref.WeakKeyDictionary())
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.sending: dict[asyncio.Task[Any], float] = {}  # a socket's task: its send's start
+        self._cancelled: set[asyncio.Task[Any]] = set()  # cancelled by the sweep
+        self._sockets = 0
+        self._sweeper: asyncio.Task[None] | None = None
+
+    @classmethod
+    def of_this_loop(cls) -> _SendWatch:
+        loop = asyncio.get_running_loop()
+        watch = cls._by_loop.get(loop)
+        if watch is None:
+            watch = cls._by_loop[loop] = cls(loop)
+        return watch
+
+    @contextlib.asynccontextmanager
+    async def watching(self) -> AsyncIterator[asyncio.Task[Any]]:
+        """While the block runs, the current task's sends are watched; yields the task."""
+        me = asyncio.current_task()
+        assert me is not None
+        self._sockets += 1
+        if self._sweeper is None:
+            self._sweeper = asyncio.ensure_future(self._sweep())
+        try:
+            yield me
+        finally:
+            self._cancelled.discard(me)
+            self._sockets -= 1
+            if not self._sockets and self._sweeper is not None:
+                self._sweeper.cancel()
+                self._sweeper = None
+
+    def too_slow(self, task: asyncio.Task[Any]) -> bool:
+        """Whether the task's cancellation was the sweep's (then it is taken back)."""
+        if task not in self._cancelled:
+            return False
+        self._cancelled.discard(task)
+        task.uncancel()
+        return True
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(min(SWEEP_SECONDS, SEND_TIMEOUT_SECONDS))
+            now = self.loop.time()
+            for task, since in list(self.sending.items()):
+                if now - since >= SEND_TIMEOUT_SECONDS and task not in self._cancelled:
+                    self._cancelled.add(task)
+                    task.cancel()
 
 
 async def _until_disconnect(receive: Receive, subscriber: BoardSubscriber) -> None:

@@ -1,0 +1,118 @@
+"""Benchmark: the board's own CPU a message, from the hub to the ASGI ``send`` (issue 11, item 2
+"fan-out"; docs/benchmarks.md, "Fifth pass").
+
+    .venv/bin/python benchmarks/hub_send.py [--subscribers 10000] [--changes 20] [--runs 5]
+
+One process, one uvloop event loop: a ``BoardHub`` fed from memory and ``--subscribers``
+WebSocket handlers (``board_socket``, as ``BoardSocketApp`` runs them) whose ``send`` only
+counts. Once every handler has sent its snapshot, ``--changes`` changes are published at once;
+the figure is the process's CPU time until every handler has handed every change to ``send``,
+divided by the messages (µs a message). What it leaves out is the ASGI server's part of a
+message (uvicorn's frame encoding and the socket write), which ``fanout.py`` measures with the
+rest, against real clients.
+
+Prints the median (min-max) of ``--runs`` runs. Writes nothing else.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from collections.abc import MutableMapping
+from typing import Any
+
+import uvloop
+from _server import machine, print_machine
+
+from mcburger.application.board_hub import BoardHub
+from mcburger.entrypoints.api.board import board_socket
+
+
+class _Board:
+    """The hub's source: the board empty, each change handed over through a queue."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.changes: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def board_version(self) -> int:
+        return self.version
+
+    async def board(self) -> dict[str, Any]:
+        return {"version": self.version, "requested": [], "in_progress": [], "ready": []}
+
+    async def board_changes(self, since: int, limit: int = 500) -> list[dict[str, Any]]:
+        return []
+
+    async def wait_for_board_changes(self, since: int, timeout: float) -> list[dict[str, Any]]:
+        return [await self.changes.get()]
+
+
+async def one_run(subscribers: int, changes: int) -> float:
+    board = _Board()
+    hub = BoardHub(board)
+    following = asyncio.create_task(hub.run())
+    sent = 0
+    snapshots, everything = asyncio.Event(), asyncio.Event()
+    expected = subscribers * (changes + 1)  # a snapshot each, then every change
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        nonlocal sent
+        if message["type"] == "websocket.send":
+            sent += 1
+            if sent == subscribers:
+                snapshots.set()
+            if sent == expected:
+                everything.set()
+
+    never = asyncio.get_running_loop().create_future()  # no client ever leaves
+
+    def screen() -> Any:
+        connected = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal connected
+            if not connected:
+                connected = True
+                return {"type": "websocket.connect"}
+            return await never  # type: ignore[no-any-return]
+        return receive
+
+    handlers = [asyncio.create_task(board_socket(hub, screen(), send))
+                for _ in range(subscribers)]
+    await snapshots.wait()
+    began = time.process_time()
+    for version in range(1, changes + 1):
+        board.version = version
+        board.changes.put_nowait({
+            "version": version, "number": version, "status": "REQUESTED",
+            "estimated_ready_at": "2026-12-02T13:00:00Z",
+            "estimated_ready_from": "2026-12-02T12:59:00Z",
+            "estimated_ready_by": "2026-12-02T13:02:00Z"})
+    await everything.wait()
+    cpu = time.process_time() - began
+    for task in (*handlers, following):
+        task.cancel()
+    await asyncio.gather(*handlers, following, return_exceptions=True)
+    return cpu / (subscribers * changes) * 1e6
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=10_000)
+    parser.add_argument("--changes", type=int, default=20)
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    print_machine(machine())
+    found = []
+    for run in range(1, args.runs + 1):
+        found.append(uvloop.run(one_run(args.subscribers, args.changes)))
+        print(f"  run {run}/{args.runs}: {found[-1]:.2f} µs a message", flush=True)
+    print(f"board CPU a message, {args.subscribers} subscribers: "
+          f"{statistics.median(found):.2f} ({min(found):.2f}-{max(found):.2f}) µs")
+
+
+if __name__ == "__main__":
+    main()
