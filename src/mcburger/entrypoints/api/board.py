@@ -139,9 +139,10 @@ async def board_socket(hub: BoardHub, receive: Receive, send: Send) -> None:
         return
     await send({"type": "websocket.accept"})
     watch = _SendWatch.of_this_loop()
-    async with hub.subscribe() as subscriber, watch.watching() as me:
+    async with hub.subscribe() as subscriber:
         # A client that left must not hold the subscriber (and a server stop) until the next change
         gone = asyncio.ensure_future(_until_disconnect(receive, subscriber))
+        me = watch.join()
         try:
             async for message in subscriber:
                 watch.sending[me] = watch.loop.time()
@@ -157,7 +158,7 @@ async def board_socket(hub: BoardHub, receive: Receive, send: Send) -> None:
         except OSError:  # the client is gone (the server's ClientDisconnected is an OSError)
             pass
         finally:
-            watch.sending.pop(me, None)
+            watch.leave(me)
             gone.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await gone
@@ -169,10 +170,10 @@ class _SendWatch:
     cancelled by a sweep every ``SWEEP_SECONDS`` and closed "too slow".
 
     Why not a timeout around each send: that is a timer armed and cancelled a message a client
-    (200,000 for 20 orders at 10,000 screens), a third of the CPU the board spent outside the
-    ASGI server (``benchmarks/fanout.py``). A send that does not wait (nearly all) is a dict
-    insert and delete; the sweep looks only at the sends waiting when it runs, and runs only
-    while some socket is open.
+    (200,000 for 20 orders at 10,000 screens): most of the CPU the board spent a message
+    outside the ASGI server (``benchmarks/hub_send.py``: 21 µs with it, 3.9 without). A send
+    that does not wait (nearly all) is a dict insert and delete; the sweep looks only at the
+    sends waiting when it runs, and runs only while some socket is open.
     """
 
     _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SendWatch] = (
@@ -193,22 +194,23 @@ class _SendWatch:
             watch = cls._by_loop[loop] = cls(loop)
         return watch
 
-    @contextlib.asynccontextmanager
-    async def watching(self) -> AsyncIterator[asyncio.Task[Any]]:
-        """While the block runs, the current task's sends are watched; yields the task."""
+    def join(self) -> asyncio.Task[Any]:
+        """Watch the current task's sends (until ``leave``); returns the task. Plain calls, not
+        a context manager, which would hold a suspended frame for each connection's life."""
         me = asyncio.current_task()
         assert me is not None
         self._sockets += 1
         if self._sweeper is None:
             self._sweeper = asyncio.ensure_future(self._sweep())
-        try:
-            yield me
-        finally:
-            self._cancelled.discard(me)
-            self._sockets -= 1
-            if not self._sockets and self._sweeper is not None:
-                self._sweeper.cancel()
-                self._sweeper = None
+        return me
+
+    def leave(self, task: asyncio.Task[Any]) -> None:
+        self.sending.pop(task, None)
+        self._cancelled.discard(task)
+        self._sockets -= 1
+        if not self._sockets and self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
 
     def too_slow(self, task: asyncio.Task[Any]) -> bool:
         """Whether the task's cancellation was the sweep's (then it is taken back)."""
