@@ -22,6 +22,7 @@ from mcburger.application.relay import Relay
 from mcburger.application.views import ViewsProjection
 from mcburger.config import Settings
 from mcburger.domain.kitchen import KitchenSetup
+from mcburger.entrypoints.api.schemas import board_message
 from mcburger.health import Health
 from mcburger.restaurant import EMBEDDED_ROLES, ROLES, Restaurant
 from mcburger.supervisor import Supervisor
@@ -53,7 +54,7 @@ async def bootstrap(settings: Settings, clock: Clock | None = None,
     metrics = PrometheusMetrics()
     queries = Queries(read_models, menu)
     codec = JsonEventCodec()
-    board = BoardHub(queries)
+    board = BoardHub(queries, shape=board_message)
     supervisor = Supervisor()
     own_stores = opened_events and opened_read_models and bus is None
     rebuild_processes = (settings.rebuild_processes if settings.rebuild_processes is not None

@@ -27,7 +27,7 @@ import contextlib
 import json
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Protocol
@@ -53,6 +53,11 @@ class BoardSource(Protocol):
     async def wait_for_board_changes(self, since: int, timeout: float) -> list[JSON]: ...
 
 
+# A message's data as the API shows it, given its kind ("snapshot" or "change"): the composition
+# root passes the REST schemas' own, so every feed sends what GET /board and /board/poll do
+Shape = Callable[[str, JSON], JSON]
+
+
 @dataclass(frozen=True)
 class BoardMessage:
     """A snapshot or a change, encoded once for every subscriber: ``text`` (JSON, what a
@@ -70,7 +75,9 @@ class BoardMessage:
     sse: bytes
 
     @classmethod
-    def of(cls, kind: str, data: JSON) -> BoardMessage:
+    def of(cls, kind: str, data: JSON, shape: Shape | None = None) -> BoardMessage:
+        if shape is not None:
+            data = shape(kind, data)
         text = json.dumps(data, separators=(",", ":"))
         version = int(data["version"])
         frame = f"event: {kind}\ndata: {text}\nid: {version}\n\n".encode()
@@ -183,8 +190,9 @@ class BoardHub:
     """
 
     def __init__(self, queries: BoardSource, buffer: int = BUFFER, recent: int = RECENT,
-                 snapshot_seconds: float = SNAPSHOT_SECONDS) -> None:
+                 snapshot_seconds: float = SNAPSHOT_SECONDS, shape: Shape | None = None) -> None:
         self._queries = queries
+        self._shape = shape
         self._buffer = buffer
         self._snapshot_seconds = snapshot_seconds
         self._subscribers: set[BoardSubscriber] = set()
@@ -221,7 +229,8 @@ class BoardHub:
                 # now and give every subscriber a fresh snapshot, rather than fan out history.
                 self._skip_to(await self._queries.board_version())
             elif changes:
-                self._publish([BoardMessage.of("change", change) for change in changes])
+                self._publish([BoardMessage.of("change", change, self._shape)
+                               for change in changes])
 
     def _skip_to(self, version: int) -> None:
         self.version = self._floor = max(version, self.version)
@@ -253,7 +262,7 @@ class BoardHub:
             cached = self._snapshot
             if (cached is None or cached.version < max(current, self.version)
                     or time.monotonic() - self._snapshot_at > self._snapshot_seconds):
-                cached = BoardMessage.of("snapshot", await self._queries.board())
+                cached = BoardMessage.of("snapshot", await self._queries.board(), self._shape)
                 self._snapshot, self._snapshot_at = cached, time.monotonic()
             return cached
 

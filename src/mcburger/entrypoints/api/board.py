@@ -171,7 +171,7 @@ class _SendWatch:
 
     Why not a timeout around each send: that is a timer armed and cancelled a message a client
     (200,000 for 20 orders at 10,000 screens): most of the CPU the board spent a message
-    outside the ASGI server (``benchmarks/hub_send.py``: 21 µs with it, 3.9 without). A send
+    outside the ASGI server (``benchmarks/hub_send.py``: 20 µs with it, 3.3 without). A send
     that does not wait (nearly all) is a dict insert and delete; the sweep looks only at the
     sends waiting when it runs, and runs only while some socket is open.
     """

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from mcburger.application.ports import JSON
 from mcburger.domain.ordering import MAX_QUANTITY_PER_LINE, MAX_UNITS_PER_ORDER
 
 Status = Literal["REQUESTED", "IN_PROGRESS", "READY", "COLLECTED"]
@@ -371,3 +372,11 @@ class TimelineBucketOut(BaseModel):
 class TimelineOut(BaseModel):
     bucket_seconds: int
     buckets: list[TimelineBucketOut]
+
+
+def board_message(kind: str, data: JSON) -> JSON:
+    """A board snapshot (``kind`` "snapshot") or change as ``GET /board`` and ``/board/poll``
+    show it, for the board hub to send on every feed: the same fields and the same text
+    (datetimes in UTC with "Z", where the read models keep "+00:00")."""
+    model: type[BaseModel] = BoardOut if kind == "snapshot" else BoardChange
+    return model.model_validate(data).model_dump(mode="json", by_alias=True)
