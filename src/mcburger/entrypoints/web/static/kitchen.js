@@ -168,15 +168,13 @@ async function detailOf(response) {
 }
 
 async function request(path, options = {}) {
-  const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
   const sentAt = Date.now();
   try {
-    // as staff: /kitchen, /stock, /orders and collecting need the staff token
+    // as staff: /kitchen, /stock, /orders and collecting need the staff token; the time limit
+    // is each trip's, not the sign-in dialog's
     const response = await staffFetch(path, {
       cache: 'no-store', headers: { accept: 'application/json' }, ...options,
-      signal: controller.signal,
-    });
+    }, REQUEST_TIMEOUT_MS);
     learnClock(response.headers.get('date'), sentAt, Date.now());
     if (!response.ok) throw new HttpError(path, response.status, await detailOf(response));
     return await response.json();
@@ -184,8 +182,6 @@ async function request(path, options = {}) {
     if (error instanceof HttpError) throw error;
     const reason = error?.name === 'AbortError' ? 'timed out' : 'no answer';
     throw Object.assign(new Error(`${path}: ${reason}`), { path, network: true });
-  } finally {
-    clearTimeout(timer);
   }
 }
 

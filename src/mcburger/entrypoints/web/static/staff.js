@@ -38,15 +38,31 @@ function withToken(init, token) {
   return { ...init, headers };
 }
 
+/** fetch() with a time limit of its own: aborted (an AbortError) after `timeoutMs`. */
+async function fetchWithin(path, init, timeoutMs) {
+  if (!timeoutMs) return fetch(path, init);
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  try {
+    return await fetch(path, { ...init, signal: controller.signal });
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** fetch() as staff: asks for the token when the server says 401, then tries once more.
+ *
+ * `timeoutMs` (optional) limits each request to the server, not the time the sign-in dialog
+ * is open: a limit around the whole call aborted the first request of every sign-in that took
+ * longer to type than the limit (the kitchen's 4 s), and the page said "timed out".
  *
  * A page sends several requests at once, so a 401 can come back for a token that another
  * request has already replaced (the right one typed while this one was on its way with the
  * wrong one): then this request tries the newer token rather than forgetting it and asking
  * again. Only a 401 for the token still kept means that token is wrong. */
-export async function staffFetch(path, init = {}) {
+export async function staffFetch(path, init = {}, timeoutMs = 0) {
   let sent = staffToken();
-  let response = await fetch(path, withToken(init, sent));
+  let response = await fetchWithin(path, withToken(init, sent), timeoutMs);
   while (response.status === 401) {
     const kept = staffToken();
     if (kept === null || kept === sent) {
@@ -57,7 +73,7 @@ export async function staffFetch(path, init = {}) {
     } else {
       sent = kept;
     }
-    response = await fetch(path, withToken(init, sent));
+    response = await fetchWithin(path, withToken(init, sent), timeoutMs);
   }
   return response;
 }
