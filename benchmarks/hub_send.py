@@ -1,15 +1,19 @@
 """Benchmark: the board's own CPU a message, from the hub to the ASGI ``send`` (issue 11, item 2
 "fan-out"; docs/benchmarks.md, "Fifth pass").
 
-    .venv/bin/python benchmarks/hub_send.py [--subscribers 10000] [--changes 20] [--runs 5]
+    .venv/bin/python benchmarks/hub_send.py [--transport ws|sse] [--subscribers 10000]
+        [--changes 20] [--runs 5]
 
 One process, one uvloop event loop: a ``BoardHub`` fed from memory and ``--subscribers``
 WebSocket handlers (``board_socket``, as ``BoardSocketApp`` runs them) whose ``send`` only
-counts. Once every handler has sent its snapshot, ``--changes`` changes are published at once;
-the figure is the process's CPU time until every handler has handed every change to ``send``,
-divided by the messages (µs a message). What it leaves out is the ASGI server's part of a
-message (uvicorn's frame encoding and the socket write), which ``fanout.py`` measures with the
-rest, against real clients.
+counts, or (``--transport sse``) as many ``GET /board/events`` streams (``event_stream``, each
+read by a task as the ASGI server reads a streaming body). Once every handler has sent its
+snapshot, ``--changes`` changes are published one at a time, each once every handler has
+handed the one before to ``send`` (so each handler waits for each change, as on a real board
+where orders come seconds apart); the figure is the process's CPU time from each publication
+until every handler has handed it to ``send``, divided by the messages (µs a message). What
+it leaves out is the ASGI server's part of a message (uvicorn's frame encoding and the socket
+write), which ``fanout.py`` measures with the rest, against real clients.
 
 Prints the median (min-max) of ``--runs`` runs. Writes nothing else.
 """
@@ -27,7 +31,7 @@ import uvloop
 from _server import machine, print_machine
 
 from mcburger.application.board_hub import BoardHub
-from mcburger.entrypoints.api.board import board_socket
+from mcburger.entrypoints.api.board import board_socket, event_stream
 
 
 class _Board:
@@ -50,22 +54,19 @@ class _Board:
         return [await self.changes.get()]
 
 
-async def one_run(subscribers: int, changes: int) -> float:
+async def one_run(subscribers: int, changes: int, transport: str) -> float:
     board = _Board()
     hub = BoardHub(board)
     following = asyncio.create_task(hub.run())
     sent = 0
-    snapshots, everything = asyncio.Event(), asyncio.Event()
-    expected = subscribers * (changes + 1)  # a snapshot each, then every change
+    target, reached = subscribers, asyncio.Event()  # first every snapshot, then each change
 
     async def send(message: MutableMapping[str, Any]) -> None:
         nonlocal sent
         if message["type"] == "websocket.send":
             sent += 1
-            if sent == subscribers:
-                snapshots.set()
-            if sent == expected:
-                everything.set()
+            if sent == target:
+                reached.set()
 
     never = asyncio.get_running_loop().create_future()  # no client ever leaves
 
@@ -80,19 +81,29 @@ async def one_run(subscribers: int, changes: int) -> float:
             return await never  # type: ignore[no-any-return]
         return receive
 
-    handlers = [asyncio.create_task(board_socket(hub, screen(), send))
+    async def stream() -> None:
+        async for frame in event_stream(hub, None):
+            await send({"type": "websocket.send", "text": frame})
+
+    handlers = [asyncio.create_task(board_socket(hub, screen(), send) if transport == "ws"
+                                    else stream())
                 for _ in range(subscribers)]
-    await snapshots.wait()
-    began = time.process_time()
+    await reached.wait()
+    cpu = 0.0
     for version in range(1, changes + 1):
+        # One change at a time, each sent to every handler before the next (as orders come,
+        # seconds apart): each handler waits for each change, as it does on a real board
         board.version = version
+        target = subscribers * (version + 1)
+        reached.clear()
+        began = time.process_time()
         board.changes.put_nowait({
             "version": version, "number": version, "status": "REQUESTED",
             "estimated_ready_at": "2026-12-02T13:00:00Z",
             "estimated_ready_from": "2026-12-02T12:59:00Z",
             "estimated_ready_by": "2026-12-02T13:02:00Z"})
-    await everything.wait()
-    cpu = time.process_time() - began
+        await reached.wait()
+        cpu += time.process_time() - began
     for task in (*handlers, following):
         task.cancel()
     await asyncio.gather(*handlers, following, return_exceptions=True)
@@ -101,6 +112,7 @@ async def one_run(subscribers: int, changes: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--transport", choices=("ws", "sse"), default="ws")
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--runs", type=int, default=5)
@@ -108,9 +120,9 @@ def main() -> None:
     print_machine(machine())
     found = []
     for run in range(1, args.runs + 1):
-        found.append(uvloop.run(one_run(args.subscribers, args.changes)))
+        found.append(uvloop.run(one_run(args.subscribers, args.changes, args.transport)))
         print(f"  run {run}/{args.runs}: {found[-1]:.2f} µs a message", flush=True)
-    print(f"board CPU a message, {args.subscribers} subscribers: "
+    print(f"board CPU a message, {args.transport}, {args.subscribers} subscribers: "
           f"{statistics.median(found):.2f} ({min(found):.2f}-{max(found):.2f}) µs")
 
 

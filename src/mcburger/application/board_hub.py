@@ -99,6 +99,7 @@ class BoardSubscriber:
         self.after = -1  # the version the client has everything up to
         self.resyncs = 0  # snapshots sent because the subscriber fell behind
         self._closed = False
+        self._nudged = False
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -129,6 +130,13 @@ class BoardSubscriber:
         self._closed = True
         self._wake()
 
+    def nudge(self) -> None:
+        """Make the waiting (or the next) ``get`` return None unless a message is ready: a
+        transport's cue to send a keep-alive, from a timer of its own that fires seldom, where
+        a ``get`` timeout is a timer armed and cancelled for every message."""
+        self._nudged = True
+        self._wake()
+
     def resume_after(self, version: int, recent: Iterable[BoardMessage]) -> None:
         """Start from a version the client already has instead of a snapshot (SSE
         ``Last-Event-ID``), with the changes after it that the hub still holds."""
@@ -143,13 +151,14 @@ class BoardSubscriber:
     async def get(self, timeout: float | None = None) -> BoardMessage | None:
         """The next message: a snapshot first (and after falling behind), then each change
         once, in version order. None when ``timeout`` seconds pass first (a transport's cue
-        to send a keep-alive) or when the feed is closed."""
+        to send a keep-alive), after a ``nudge`` (the same cue) or when the feed is closed."""
         while not self._closed:
             if self._resync:
                 self._resync = False
                 self._pending = None
                 snapshot = await self._hub.snapshot()
                 self.after = snapshot.version
+                self._nudged = False
                 return snapshot
             while self._pending and not self._resync:
                 message = self._pending.popleft()
@@ -157,7 +166,11 @@ class BoardSubscriber:
                     self._pending = None
                 if message.version > self.after:
                     self.after = message.version
+                    self._nudged = False
                     return message
+            if self._nudged and not self._resync:
+                self._nudged = False
+                return None
             if not self._resync:
                 self._waiter = waiter = asyncio.get_running_loop().create_future()
                 try:

@@ -316,3 +316,27 @@ async def test_a_board_socket_stopped_by_the_server_is_not_closed_too_slow(
         await asyncio.wait_for(served, 5)
     assert not any(m["type"] == "websocket.close" for m in stuck.sent), stuck.sent
     assert hub.subscribers == 0
+
+
+async def test_an_sse_stream_pings_only_after_a_whole_quiet_period(
+        hub: BoardHub, board: FakeBoard) -> None:
+    from mcburger.entrypoints.api import board as routes
+
+    board.change(1, "REQUESTED")
+    stream = routes.event_stream(hub, None)
+    assert (await anext(stream)).startswith(b"event: snapshot")
+    keep_alive = stream.ag_frame.f_locals["keep_alive"]  # its timer fires every 15 s
+
+    keep_alive._tick()  # a period in which the snapshot was sent: nothing to keep alive
+    board.change(2, "REQUESTED")
+    assert (await asyncio.wait_for(anext(stream), 5)).startswith(b"event: change")
+    keep_alive._tick()  # the change was sent in this period
+    board.change(3, "REQUESTED")  # a change waiting when the period ends goes first
+    await settle()
+    keep_alive._tick()
+    assert b'"number":3' in await asyncio.wait_for(anext(stream), 5)
+    keep_alive._tick()  # a period that sent something
+    keep_alive._tick()  # a whole period that sent nothing
+    assert await asyncio.wait_for(anext(stream), 5) == b": ping\n\n"
+    await stream.aclose()
+    assert hub.subscribers == 0

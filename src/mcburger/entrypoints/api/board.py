@@ -34,7 +34,7 @@ router = APIRouter(prefix="/board", tags=["board"])
 WS_PATH = "/board/ws"  # served by ``BoardSocketApp``, before the middleware stack
 SEND_TIMEOUT_SECONDS = 30.0
 SWEEP_SECONDS = 1.0  # how often the sends that wait are checked against SEND_TIMEOUT_SECONDS
-SSE_PING_SECONDS = 15.0  # a comment line on a quiet SSE stream
+SSE_PING_SECONDS = 15.0  # a comment line on an SSE stream quiet for 15 to 30 s
 TOO_SLOW = 4008  # WebSocket close code: the client did not keep up; reconnect
 # The server's ``ws_max_size`` (cli.py): a screen sends nothing the board reads, so anything
 # bigger than a few bytes is hostile; uvicorn's default (16 MiB) let four screens sending 15 MB
@@ -101,14 +101,43 @@ def _version(text: str | None) -> int | None:
 async def event_stream(hub: BoardHub, last_event_id: str | None) -> AsyncIterator[bytes]:
     """The frames of ``GET /board/events`` for a client that sent ``last_event_id``."""
     async with hub.subscribe(_version(last_event_id)) as subscriber:
-        while True:
-            message = await subscriber.get(timeout=SSE_PING_SECONDS)
-            if message is not None:
-                yield message.sse
-            elif subscriber.closed:
-                return
-            else:
-                yield b": ping\n\n"  # keeps proxies and phones' NAT from closing a quiet stream
+        keep_alive = _KeepAlive(subscriber)
+        try:
+            while True:
+                message = await subscriber.get()
+                if message is not None:
+                    keep_alive.sent += 1
+                    yield message.sse
+                elif subscriber.closed:
+                    return
+                else:
+                    # keeps proxies and phones' NAT from closing a quiet stream
+                    yield b": ping\n\n"
+        finally:
+            keep_alive.stop()
+
+
+class _KeepAlive:
+    """Nudges an SSE subscriber that was sent nothing for a whole ``SSE_PING_SECONDS`` (a ping
+    follows: after 15 to 30 s of silence), from one timer a connection re-armed when it fires.
+    Why not ``get(timeout=...)``: that arms and cancels a timer for every message to every
+    client, most of the board's own CPU a message (``benchmarks/hub_send.py``)."""
+
+    def __init__(self, subscriber: BoardSubscriber) -> None:
+        self.sent = 0  # messages sent; the stream counts them
+        self._seen = 0
+        self._subscriber = subscriber
+        self._loop = asyncio.get_running_loop()
+        self._timer = self._loop.call_later(SSE_PING_SECONDS, self._tick)
+
+    def _tick(self) -> None:
+        if self.sent == self._seen:
+            self._subscriber.nudge()
+        self._seen = self.sent
+        self._timer = self._loop.call_later(SSE_PING_SECONDS, self._tick)
+
+    def stop(self) -> None:
+        self._timer.cancel()
 
 
 class BoardSocketApp(FastAPI):
