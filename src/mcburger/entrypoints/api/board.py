@@ -121,7 +121,7 @@ class _KeepAlive:
     """Nudges an SSE subscriber that was sent nothing for a whole ``SSE_PING_SECONDS`` (a ping
     follows: after 15 to 30 s of silence), from one timer a connection re-armed when it fires.
     Why not ``get(timeout=...)``: that arms and cancels a timer for every message to every
-    client, most of the board's own CPU a message (``benchmarks/hub_send.py``)."""
+    client, 40 % of the board's own CPU a message (``benchmarks/hub_send.py``)."""
 
     def __init__(self, subscriber: BoardSubscriber) -> None:
         self.sent = 0  # messages sent; the stream counts them
@@ -168,13 +168,14 @@ async def board_socket(hub: BoardHub, receive: Receive, send: Send) -> None:
         return
     await send({"type": "websocket.accept"})
     watch = _SendWatch.of_this_loop()
+    now = asyncio.get_running_loop().time
     async with hub.subscribe() as subscriber:
         # A client that left must not hold the subscriber (and a server stop) until the next change
         gone = asyncio.ensure_future(_until_disconnect(receive, subscriber))
         me = watch.join()
         try:
             async for message in subscriber:
-                watch.sending[me] = watch.loop.time()
+                watch.sending[me] = now()
                 await send({"type": "websocket.send", "text": message.text})
                 del watch.sending[me]
         except asyncio.CancelledError:
@@ -209,8 +210,8 @@ class _SendWatch:
     _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _SendWatch] = (
         weakref.WeakKeyDictionary())
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+    def __init__(self) -> None:
+        # (no reference to the loop: it is this object's key in ``_by_loop``, held weakly)
         self.sending: dict[asyncio.Task[Any], float] = {}  # a socket's task: its send's start
         self._cancelled: set[asyncio.Task[Any]] = set()  # cancelled by the sweep
         self._sockets = 0
@@ -221,7 +222,7 @@ class _SendWatch:
         loop = asyncio.get_running_loop()
         watch = cls._by_loop.get(loop)
         if watch is None:
-            watch = cls._by_loop[loop] = cls(loop)
+            watch = cls._by_loop[loop] = cls()
         return watch
 
     def join(self) -> asyncio.Task[Any]:
@@ -253,7 +254,7 @@ class _SendWatch:
     async def _sweep(self) -> None:
         while True:
             await asyncio.sleep(min(SWEEP_SECONDS, SEND_TIMEOUT_SECONDS))
-            now = self.loop.time()
+            now = asyncio.get_running_loop().time()
             for task, since in list(self.sending.items()):
                 if now - since >= SEND_TIMEOUT_SECONDS and task not in self._cancelled:
                     self._cancelled.add(task)
