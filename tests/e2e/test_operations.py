@@ -8,6 +8,7 @@ import time
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
 
 from tests.e2e.helpers import configured_kitchen, place, wait_quiet, wait_until
 from tests.e2e.processes import Launcher
@@ -108,10 +109,13 @@ async def test_requests_are_not_logged_one_line_each_unless_asked(launch: Launch
     for server in (quiet, chatty):
         async with httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=15.0) as client:
             assert (await client.get("/menu")).status_code == 200
+        async with connect(f"{server.ws_url}/board/ws") as screen:  # a board screen too
+            await screen.recv()
         server.stop()
 
-    assert '"GET /menu HTTP/1.1" 200' not in quiet.log_path.read_text("utf-8")
-    assert '"GET /menu HTTP/1.1" 200' in chatty.log_path.read_text("utf-8")
+    for line in ('"GET /menu HTTP/1.1" 200', '"WebSocket /board/ws" [accepted]'):
+        assert line not in quiet.log_path.read_text("utf-8"), line
+        assert line in chatty.log_path.read_text("utf-8"), line
 
 
 async def test_health_counts_the_board_clients_and_forgets_those_that_left(

@@ -3,6 +3,8 @@ are connected. Screens stay connected all day, so a stop must not wait for them 
 
 from __future__ import annotations
 
+import asyncio
+import json
 import signal
 import time
 
@@ -34,8 +36,10 @@ async def _stopped(server: Server, what: str) -> float:
     return time.monotonic() - started
 
 
-async def test_sigterm_stops_the_restaurant_while_an_sse_board_is_connected(
+async def test_sigterm_ends_sse_boards_and_answers_long_polls_at_once_and_cleanly(
         launch: Launcher) -> None:
+    # Until the server ended the board's feeds itself, both held the stop for the whole
+    # graceful timeout (3 s) and were then cancelled: an ERROR traceback, and a 500 to the poll
     server = launch("--speed", "1000")
     timeout = httpx.Timeout(10.0, read=None)
     async with (httpx.AsyncClient(headers=STAFF, base_url=server.url, timeout=timeout) as client,
@@ -43,8 +47,25 @@ async def test_sigterm_stops_the_restaurant_while_an_sse_board_is_connected(
         events = source.aiter_sse()  # kept: a dropped iterator would close the stream
         first = await anext(events)
         assert first.event == "snapshot"
-        await _stopped(server, "with an SSE board connected")
+        version = json.loads(first.data)["version"]
+        poll = asyncio.create_task(client.get(
+            "/board/poll", params={"since": version, "timeout": 30}))
+
+        async def poll_waiting() -> bool:
+            return bool((await client.get("/healthz")).json()["board"]["polling"] == 1)
+
+        await wait_until(poll_waiting, 10.0, "the long poll waits on the server")
+
+        took = await _stopped(server, "with an SSE board and a long poll waiting")
+        answered = await asyncio.wait_for(poll, 5)
+        assert answered.status_code == 200, answered.text
+        assert answered.json() == []
+        rest = [event async for event in events]  # the stream ended, no error
+    assert rest == []
+    assert took < 2.0, f"the stop waited {took:.1f} s for the board's feeds"
     assert server.process.returncode in CLEAN_EXIT
+    log = server.log_path.read_text("utf-8", errors="replace")
+    assert " ERROR " not in log and "Traceback" not in log, server.log_tail()
 
 
 async def test_sigterm_stops_the_restaurant_while_a_websocket_board_is_connected(

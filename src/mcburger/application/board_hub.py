@@ -218,16 +218,19 @@ class BoardHub:
         self._started = asyncio.Event()
         self.resyncs = 0  # snapshots re-sent to subscribers that fell behind, since start
         self.version = 0  # the newest change fanned out (or the log's position at start)
+        self._ending = False  # the server is stopping: feeds end, long polls answer at once
+        self._polling = 0  # long polls waiting for a change now
 
     @property
     def subscribers(self) -> int:
         return len(self._subscribers)
 
     def stats(self) -> dict[str, int]:
-        """For /healthz: subscribers now, the newest version fanned out, and the snapshots
-        re-sent since start to subscribers that fell behind (or after a skip)."""
-        return {"subscribers": len(self._subscribers), "version": self.version,
-                "resyncs": self.resyncs}
+        """For /healthz: subscribers now, long polls waiting now, the newest version fanned
+        out, and the snapshots re-sent since start to subscribers that fell behind (or after
+        a skip)."""
+        return {"subscribers": len(self._subscribers), "polling": self._polling,
+                "version": self.version, "resyncs": self.resyncs}
 
     async def run(self) -> None:
         """Read each new change once and hand it to every subscriber, forever (restarted by
@@ -260,6 +263,16 @@ class BoardHub:
             for subscriber in self._subscribers:
                 subscriber.offer(message)
         self.version = messages[-1].version
+        self._wake_pollers()
+
+    def end_feeds(self) -> None:
+        """The server is stopping: end every subscriber's feed now, answer every waiting long
+        poll with what it has (``[]``), and any later one at once. Open feeds would otherwise
+        hold the server's graceful stop until its timeout and then be cancelled mid-response
+        (a long poll got a 500). Clients reconnect, as they do after any drop."""
+        self._ending = True
+        for subscriber in list(self._subscribers):
+            subscriber.close()
         self._wake_pollers()
 
     def _wake_pollers(self) -> None:
@@ -317,11 +330,15 @@ class BoardHub:
         while True:
             found = self._recent_after(since)
             remaining = deadline - loop.time()
-            if found or remaining <= 0:
+            if found or remaining <= 0 or self._ending:
                 return found
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(remaining):
-                    await self._new.wait()
+            self._polling += 1
+            try:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(remaining):
+                        await self._new.wait()
+            finally:
+                self._polling -= 1
 
     def _recent_after(self, since: int) -> list[JSON]:
         """The changes after ``since`` the hub holds: O(changes found), newest first read."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import uvicorn
@@ -17,6 +18,9 @@ from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
 from mcburger.entrypoints.simulate import simulate
 from mcburger.restaurant import EMBEDDED_ROLES, ROLES
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
 
@@ -175,22 +179,53 @@ def _serve(settings: Settings, roles: frozenset[str]) -> None:
     logging.basicConfig(level=settings.log_level.upper(),
                         format=f"%(asctime)s %(levelname)s [{'+'.join(sorted(roles))}] "
                                "%(name)s: %(message)s")
-    # Board feeds (SSE, long-poll) stay open for as long as their clients do: bound the wait
-    # for them on shutdown so a stop always reaches the lifespan's orderly close.
     try:
         app = create_app(settings, roles=roles)
     except (StaffTokenUnreadable, OSError) as error:
         typer.echo(f"mcburger: staff token: {error}", err=True)
         raise typer.Exit(1) from None
-    uvicorn.run(app, host=settings.host, port=settings.port,
-                log_level=settings.log_level, access_log=settings.access_log,
-                # Board messages are ~100 bytes: compressing them saves nothing and costs each
-                # WebSocket a zlib context (~40 KB) and CPU for every message it is sent.
-                # wsproto: 2 KB less a connection than websockets' protocol, which keeps the
-                # handshake's request and response for the connection's life (fanout.py)
-                ws="wsproto", ws_per_message_deflate=False,
-                ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    config = uvicorn.Config(
+        app, host=settings.host, port=settings.port,
+        log_level=settings.log_level, access_log=settings.access_log,
+        # Board messages are ~100 bytes: compressing them saves nothing and costs each
+        # WebSocket a zlib context (~40 KB) and CPU for every message it is sent.
+        # wsproto: 2 KB less a connection than websockets' protocol, which keeps the
+        # handshake's request and response for the connection's life (fanout.py)
+        ws="wsproto", ws_per_message_deflate=False,
+        ws_max_size=MAX_CLIENT_MESSAGE_BYTES,
+        # Board feeds stay open for as long as their clients do; the server ends them when it
+        # stops (_Server), and this bounds the wait for anything else still open.
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    if not settings.access_log:
+        logging.getLogger("uvicorn.error").addFilter(_no_websocket_access_lines)
+    server = _Server(config, app)
+    server.run()
+    if not server.started:  # as uvicorn.run: the app could not start (its log says why)
+        raise typer.Exit(3)
+
+
+def _no_websocket_access_lines(record: logging.LogRecord) -> bool:
+    """Drops uvicorn's line for each WebSocket handshake ('... "WebSocket /board/ws"
+    [accepted]'), which it logs at INFO on its error logger whatever ``access_log`` says: a
+    line for every screen that connects, and 10,000 at once when they all reconnect."""
+    return not (isinstance(record.msg, str) and '"WebSocket %s" [accepted]' in record.msg)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, whose stop first ends the board's open feeds (``BoardHub.end_feeds``):
+    SSE streams and waiting long polls would otherwise hold the graceful stop for its whole
+    timeout and then be cancelled mid-response, an ERROR with a traceback in the log and a 500
+    for a waiting long poll. (WebSockets uvicorn closes itself, with 1012.)"""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        restaurant = getattr(self._app.state, "restaurant", None)  # set by the lifespan
+        if restaurant is not None:
+            restaurant.board.end_feeds()
+        await super().shutdown(sockets)
 
 
 def main() -> None:

@@ -340,3 +340,18 @@ async def test_an_sse_stream_pings_only_after_a_whole_quiet_period(
     assert await asyncio.wait_for(anext(stream), 5) == b": ping\n\n"
     await stream.aclose()
     assert hub.subscribers == 0
+
+
+async def test_a_stopping_server_ends_every_feed_and_answers_long_polls_at_once(
+        hub: BoardHub, board: FakeBoard) -> None:
+    async with hub.subscribe() as feed:
+        await feed.get()  # the snapshot
+        poll = asyncio.create_task(hub.changes_after(hub.version, timeout=60))
+        await settle()
+        assert hub.stats()["polling"] == 1
+
+        hub.end_feeds()
+        assert await asyncio.wait_for(poll, 5) == []
+        assert await asyncio.wait_for(feed.get(), 5) is None and feed.closed
+        assert await asyncio.wait_for(hub.changes_after(hub.version, timeout=60), 5) == []
+        assert hub.stats()["polling"] == 0

@@ -198,8 +198,8 @@ class HealthOut(BaseModel):
                     "their lag now: they are not keeping up (status degraded)")
     board: dict[str, int] = Field(
         description="the board hub of this process: clients subscribed now (WebSocket and "
-                    "SSE), the newest change version fanned out, snapshots re-sent to clients "
-                    "that fell behind")
+                    "SSE), long polls waiting now, the newest change version fanned out, "
+                    "snapshots re-sent to clients that fell behind")
 
 
 # --- analytics ------------------------------------------------------------------------------
