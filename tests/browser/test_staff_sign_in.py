@@ -16,6 +16,9 @@ pytestmark = pytest.mark.browser
 def test_a_staff_page_asks_for_the_token_once_and_keeps_it_for_the_tab(
         open_page: PageOpener, path: str) -> None:
     page = open_page(path, staff_token=None)
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text)
+            if message.type == "warning" else None)
     dialog = page.locator("dialog#staff-sign-in")
     expect(dialog).to_be_visible()
     dialog.locator("input[name=token]").fill("not-the-staff-token-at-all")
@@ -30,6 +33,7 @@ def test_a_staff_page_asks_for_the_token_once_and_keeps_it_for_the_tab(
     else:
         expect(page.locator("#summary dl dt").first).to_be_visible()
 
+    assert not [w for w in warnings if "Form submission" in w], warnings
     page.reload()
     expect(page.locator("dialog#staff-sign-in")).to_have_count(0)
 

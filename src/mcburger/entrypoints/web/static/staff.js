@@ -97,12 +97,15 @@ function askForToken(problem) {
     const input = dialog.querySelector("input");
     dialog.addEventListener("cancel", (event) => event.preventDefault()); // no way around it
     dialog.querySelector("form").addEventListener("submit", (event) => {
+      // Handled here: the browser's own "dialog" submission would run after the dialog is
+      // removed ("Form submission canceled because the form is not connected")
+      event.preventDefault();
       const token = input.value.trim();
       if (token.length < 16) {
-        event.preventDefault();
         dialog.querySelector(".problem").textContent = "A staff token has at least 16 characters.";
         return;
       }
+      dialog.close();
       dialog.remove();
       asking = null;
       resolve(token);
