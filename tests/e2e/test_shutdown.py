@@ -56,15 +56,16 @@ async def test_sigterm_ends_sse_boards_and_answers_long_polls_at_once_and_cleanl
 
         await wait_until(poll_waiting, 10.0, "the long poll waits on the server")
 
-        took = await _stopped(server, "with an SSE board and a long poll waiting")
+        await _stopped(server, "with an SSE board and a long poll waiting")
         answered = await asyncio.wait_for(poll, 5)
         assert answered.status_code == 200, answered.text
         assert answered.json() == []
         rest = [event async for event in events]  # the stream ended, no error
     assert rest == []
-    assert took < 2.0, f"the stop waited {took:.1f} s for the board's feeds"
     assert server.process.returncode in CLEAN_EXIT
+    # uvicorn logs that line when open connections hold the stop to its timeout
     log = server.log_path.read_text("utf-8", errors="replace")
+    assert "graceful shutdown exceeded" not in log, server.log_tail()
     assert " ERROR " not in log and "Traceback" not in log, server.log_tail()
 
 

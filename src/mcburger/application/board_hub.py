@@ -132,8 +132,8 @@ class BoardSubscriber:
 
     def nudge(self) -> None:
         """Make the waiting (or the next) ``get`` return None unless a message is ready: a
-        transport's cue to send a keep-alive, from a timer of its own that fires seldom, where
-        a ``get`` timeout is a timer armed and cancelled for every message."""
+        transport's cue to send a keep-alive, from a timer of its own that fires seldom (a
+        timeout on each ``get`` was a timer armed and cancelled for every message)."""
         self._nudged = True
         self._wake()
 
@@ -148,10 +148,10 @@ class BoardSubscriber:
     def closed(self) -> bool:
         return self._closed
 
-    async def get(self, timeout: float | None = None) -> BoardMessage | None:
+    async def get(self) -> BoardMessage | None:
         """The next message: a snapshot first (and after falling behind), then each change
-        once, in version order. None when ``timeout`` seconds pass first (a transport's cue
-        to send a keep-alive), after a ``nudge`` (the same cue) or when the feed is closed."""
+        once, in version order. None after a ``nudge`` (a transport's cue to send a
+        keep-alive) or when the feed is closed. It arms no timer: a wait is one future."""
         while not self._closed:
             if self._resync:
                 self._resync = False
@@ -174,13 +174,7 @@ class BoardSubscriber:
             if not self._resync:
                 self._waiter = waiter = asyncio.get_running_loop().create_future()
                 try:
-                    if timeout is None:  # a WebSocket's wait: no timer a message a client
-                        await waiter
-                    else:
-                        async with asyncio.timeout(timeout):
-                            await waiter
-                except TimeoutError:
-                    return None
+                    await waiter
                 finally:
                     self._waiter = None
         return None

@@ -319,13 +319,21 @@ async def test_a_board_socket_stopped_by_the_server_is_not_closed_too_slow(
 
 
 async def test_an_sse_stream_pings_only_after_a_whole_quiet_period(
-        hub: BoardHub, board: FakeBoard) -> None:
+        hub: BoardHub, board: FakeBoard, monkeypatch: pytest.MonkeyPatch) -> None:
     from mcburger.entrypoints.api import board as routes
 
+    made: list[routes._KeepAlive] = []
+
+    class Seen(routes._KeepAlive):  # the stream's keep-alive, whose periods the test ends
+        def __init__(self, subscriber: BoardSubscriber) -> None:
+            super().__init__(subscriber)
+            made.append(self)
+
+    monkeypatch.setattr(routes, "_KeepAlive", Seen)
     board.change(1, "REQUESTED")
     stream = routes.event_stream(hub, None)
     assert (await anext(stream)).startswith(b"event: snapshot")
-    keep_alive = stream.ag_frame.f_locals["keep_alive"]  # its timer fires every 15 s
+    keep_alive, = made  # its timer fires every 15 s; here _tick() ends a period
 
     keep_alive._tick()  # a period in which the snapshot was sent: nothing to keep alive
     board.change(2, "REQUESTED")
