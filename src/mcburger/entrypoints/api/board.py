@@ -121,7 +121,8 @@ class _KeepAlive:
     """Nudges an SSE subscriber that was sent nothing for a whole ``SSE_PING_SECONDS`` (a ping
     follows: after 15 to 30 s of silence), from one timer a connection re-armed when it fires.
     Why not a timeout on each ``get`` (as until ``9c29b10``): that arms and cancels a timer
-    for every message to every client, 40 % of the board's own CPU a message (``benchmarks/hub_send.py``)."""
+    for every message to every client, 40 % of the board's own CPU a message
+    (``benchmarks/hub_send.py``)."""
 
     def __init__(self, subscriber: BoardSubscriber) -> None:
         self.sent = 0  # messages sent; the stream counts them
