@@ -177,6 +177,9 @@ def open_page(chromium: Browser, server: Server,
             except Exception as error:  # a screenshot must not hide the test's own failure
                 record.console_errors.append(f"(failure screenshot not taken: {error})")
     for context in opener.contexts:
+        # A route handler still answering a poll (route.fetch) when the page goes would raise
+        # "Response has been disposed" into the NEXT test's first Playwright call
+        context.unroute_all(behavior="ignoreErrors")
         context.close()
 
 
