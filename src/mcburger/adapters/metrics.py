@@ -7,7 +7,15 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+)
 
 from mcburger.domain.events import (
     Event,
@@ -25,6 +33,13 @@ class PrometheusMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
+        # The process's own figures, as prometheus-client's default registry has them:
+        # process_resident_memory_bytes, process_cpu_seconds_total, process_open_fds, and
+        # python_gc_collections_total{generation} (a board serving thousands of screens is
+        # where the collector's passes show: cli.GC_YOUNG_THRESHOLD).
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self.orders_placed = Counter("mcburger_orders_placed", "Orders placed", registry=r)
         self.orders_ready = Counter("mcburger_orders_ready", "Orders that became READY",
                                     registry=r)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import socket
 from pathlib import Path
@@ -23,6 +24,16 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 GRACEFUL_SHUTDOWN_SECONDS = 3
+
+# CPython's cyclic garbage collector runs its youngest generation after 700 more container
+# objects are alive than before (``gc.get_threshold()[0]``), and every tenth of those the next,
+# and a full pass over every object when the oldest grew by a quarter. 10,000 board screens
+# keep a few million objects alive, and each change wakes every screen's task at once, so the
+# default made a full pass (0.7 s of one core) every few changes: 37 % of the server's CPU
+# while it delivered (perf). At 50,000 a change's transient objects no longer trigger any
+# collection (docs/benchmarks.md, sixth pass); a young collection of cyclic garbage still
+# comes at the latest every 50,000 objects, and the older generations keep CPython's rules.
+GC_YOUNG_THRESHOLD = 50_000
 
 app = typer.Typer(help="McBurger Orders: an event-sourced order system for a burger restaurant.",
                   no_args_is_help=True, add_completion=False, rich_markup_mode=None)
@@ -199,6 +210,7 @@ def _serve(settings: Settings, roles: frozenset[str]) -> None:
     if not settings.access_log:
         logging.getLogger("uvicorn.error").addFilter(_no_websocket_access_lines)
     server = _Server(config, app)
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
     server.run()
     if not server.started:  # as uvicorn.run: the app could not start (its log says why)
         raise typer.Exit(3)
@@ -220,6 +232,14 @@ class _Server(uvicorn.Server):
     def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
         super().__init__(config)
         self._app = app
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        """uvicorn's start (the lifespan: the restaurant built and caught up), then everything
+        alive is moved out of the collector's reach (``gc.freeze``): the modules, the menu,
+        the app live as long as the process, and no full collection walks them again."""
+        await super().startup(sockets)
+        if self.started:
+            gc.freeze()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
         restaurant = getattr(self._app.state, "restaurant", None)  # set by the lifespan
