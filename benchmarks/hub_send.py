@@ -2,7 +2,7 @@
 "fan-out"; docs/benchmarks.md, "Fifth pass").
 
     .venv/bin/python benchmarks/hub_send.py [--transport ws|sse] [--subscribers 10000]
-        [--changes 20] [--runs 5]
+        [--changes 20] [--runs 5] [--default-gc]
 
 One process, one uvloop event loop: a ``BoardHub`` fed from memory and ``--subscribers``
 WebSocket handlers (``board_socket``, as ``BoardSocketApp`` runs them) whose ``send`` only
@@ -14,6 +14,9 @@ where orders come seconds apart); the figure is the process's CPU time from each
 until every handler has handed it to ``send``, divided by the messages (µs a message). What
 it leaves out is the ASGI server's part of a message (uvicorn's frame encoding and the socket
 write), which ``fanout.py`` measures with the rest, against real clients.
+
+The garbage collector's young threshold is the server's (``tune_garbage_collector``), so the
+figure is what the server spends; ``--default-gc`` keeps CPython's defaults.
 
 Prints the median (min-max) of ``--runs`` runs. Writes nothing else.
 """
@@ -32,6 +35,7 @@ from _server import machine, print_machine
 
 from mcburger.application.board_hub import BoardHub
 from mcburger.entrypoints.api.board import board_socket, event_stream
+from mcburger.entrypoints.cli import tune_garbage_collector
 
 
 class _Board:
@@ -116,7 +120,11 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=10_000)
     parser.add_argument("--changes", type=int, default=20)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--default-gc", action="store_true",
+                        help="CPython's collector thresholds, not the server's")
     args = parser.parse_args()
+    if not args.default_gc:
+        tune_garbage_collector()
     print_machine(machine())
     found = []
     for run in range(1, args.runs + 1):

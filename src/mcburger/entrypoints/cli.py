@@ -210,10 +210,15 @@ def _serve(settings: Settings, roles: frozenset[str]) -> None:
     if not settings.access_log:
         logging.getLogger("uvicorn.error").addFilter(_no_websocket_access_lines)
     server = _Server(config, app)
-    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
+    tune_garbage_collector()
     server.run()
     if not server.started:  # as uvicorn.run: the app could not start (its log says why)
         raise typer.Exit(3)
+
+
+def tune_garbage_collector() -> None:
+    """The young generation's threshold at ``GC_YOUNG_THRESHOLD``; the others as they are."""
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 def _no_websocket_access_lines(record: logging.LogRecord) -> bool:
