@@ -13,11 +13,6 @@ Guarantees (what the board feeds promise their clients):
 - **A slow subscriber never delays the others.** Fanning out never waits on a subscriber. Each
   holds at most ``BUFFER`` undelivered changes; one that falls further behind drops them and is
   sent a fresh snapshot instead (the client's truth again), then the changes after it.
-- **A change to thousands of screens does not hold up the process.** The hub hands a change to
-  ``FANOUT_SLICE`` subscribers, then lets the event loop run whatever else is ready (an order's
-  answer, a projection, a kitchen timer) before the next slice. Handed to every subscriber at
-  once, the sends of 10,000 screens were one turn of the loop of most of a second, and every
-  step of anything else waited behind it.
 - **Bounded.** Memory: ``BUFFER`` changes a subscriber, ``RECENT`` changes in the hub. Database
   work: one read a change batch; a client connecting reads the views' checkpoint, and the
   board itself is read again only when that moved or ``SNAPSHOT_SECONDS`` passed. A hub that
@@ -44,10 +39,6 @@ RECENT = 1024  # changes the hub keeps for long-poll and SSE resumption
 SNAPSHOT_SECONDS = 1.0  # a snapshot is shared by the subscribers that connect within this
 FAR_BEHIND = 500  # changes found at once (a page of the log): skip to now, re-snapshot all
 WAIT_SECONDS = 15.0  # the hub's wait for the next change, between checks that it is wanted
-# Subscribers handed a change before the hub lets the loop run other work: each one woken is a
-# send in the loop's next turn (about 80 µs with the ASGI server's part), so a slice is a turn
-# of about 20 ms
-FANOUT_SLICE = 256
 
 
 class BoardSource(Protocol):
@@ -206,13 +197,11 @@ class BoardHub:
     """
 
     def __init__(self, queries: BoardSource, buffer: int = BUFFER, recent: int = RECENT,
-                 snapshot_seconds: float = SNAPSHOT_SECONDS, shape: Shape | None = None,
-                 fanout_slice: int = FANOUT_SLICE) -> None:
+                 snapshot_seconds: float = SNAPSHOT_SECONDS, shape: Shape | None = None) -> None:
         self._queries = queries
         self._shape = shape
         self._buffer = buffer
         self._snapshot_seconds = snapshot_seconds
-        self._fanout_slice = fanout_slice
         self._subscribers: set[BoardSubscriber] = set()
         self._recent: deque[BoardMessage] = deque(maxlen=recent)
         self._floor = 0  # _recent holds every change after this version
@@ -248,43 +237,27 @@ class BoardHub:
             if len(changes) >= FAR_BEHIND:
                 # A rebuild of the views (or a burst no screen could show one by one): skip to
                 # now and give every subscriber a fresh snapshot, rather than fan out history.
-                await self._skip_to(await self._queries.board_version())
+                self._skip_to(await self._queries.board_version())
             elif changes:
-                await self._publish([BoardMessage.of("change", change, self._shape)
-                                     for change in changes])
+                self._publish([BoardMessage.of("change", change, self._shape)
+                               for change in changes])
 
-    async def _skip_to(self, version: int) -> None:
+    def _skip_to(self, version: int) -> None:
         self.version = self._floor = max(version, self.version)
         self._recent.clear()
+        for subscriber in self._subscribers:
+            subscriber.resync()
         self._wake_pollers()
-        await self._each_subscriber(BoardSubscriber.resync)
 
-    async def _publish(self, messages: list[BoardMessage]) -> None:
-        # The hub's own state first, with no wait in between: a subscriber that joins during
-        # the slices below gets a snapshot (or, resuming, the recent changes) that already
-        # holds these changes, and is not among those handed them.
+    def _publish(self, messages: list[BoardMessage]) -> None:
         for message in messages:
             if len(self._recent) == self._recent.maxlen:
                 self._floor = self._recent[0].version
             self._recent.append(message)
+            for subscriber in self._subscribers:
+                subscriber.offer(message)
         self.version = messages[-1].version
         self._wake_pollers()
-
-        def offer(subscriber: BoardSubscriber) -> None:
-            for message in messages:
-                subscriber.offer(message)
-
-        await self._each_subscriber(offer)
-
-    async def _each_subscriber(self, do: Callable[[BoardSubscriber], None]) -> None:
-        """``do`` to every subscriber registered now, ``FANOUT_SLICE`` at a time, the loop
-        free for other work between slices."""
-        subscribers = list(self._subscribers)
-        for start in range(0, len(subscribers), self._fanout_slice):
-            if start:
-                await asyncio.sleep(0)
-            for subscriber in subscribers[start:start + self._fanout_slice]:
-                do(subscriber)
 
     def end_feeds(self) -> None:
         """The server is stopping: end every subscriber's feed now, answer every waiting long
