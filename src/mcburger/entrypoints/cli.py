@@ -239,11 +239,13 @@ class _Server(uvicorn.Server):
         self._app = app
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        """uvicorn's start (the lifespan: the restaurant built and caught up), then everything
-        alive is moved out of the collector's reach (``gc.freeze``): the modules, the menu,
-        the app live as long as the process, and no full collection walks them again."""
+        """uvicorn's start (the lifespan: the restaurant built and started), then one full
+        collection and everything still alive moved out of the collector's reach
+        (``gc.freeze``): the modules, the menu, the app live as long as the process, and no
+        full collection walks them again. (Collected first: garbage frozen would stay.)"""
         await super().startup(sockets)
         if self.started:
+            gc.collect()
             gc.freeze()
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
