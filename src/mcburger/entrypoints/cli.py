@@ -28,11 +28,12 @@ GRACEFUL_SHUTDOWN_SECONDS = 3
 # CPython's cyclic garbage collector runs its youngest generation after 700 more container
 # objects are alive than before (``gc.get_threshold()[0]``), and every tenth of those the next,
 # and a full pass over every object when the oldest grew by a quarter. 10,000 board screens
-# keep a few million objects alive, and each change wakes every screen's task at once, so the
-# default made a full pass (0.7 s of one core) every few changes: 37 % of the server's CPU
-# while it delivered (perf). At 50,000 a change's transient objects no longer trigger any
-# collection (docs/benchmarks.md, sixth pass); a young collection of cyclic garbage still
-# comes at the latest every 50,000 objects, and the older generations keep CPython's rules.
+# keep about 790,000 objects alive (about 70 a connection), and each change wakes every
+# screen's task at once, so the default made full passes (0.7 s of one core each) again and
+# again as changes went out: 37 % of the server's CPU while it delivered (perf). At 50,000 a
+# change's transient objects no longer trigger any collection (docs/benchmarks.md, sixth
+# pass); a young collection of cyclic garbage still comes at the latest every 50,000 objects,
+# and the older generations keep CPython's rules.
 GC_YOUNG_THRESHOLD = 50_000
 
 app = typer.Typer(help="McBurger Orders: an event-sourced order system for a burger restaurant.",
