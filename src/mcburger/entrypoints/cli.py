@@ -62,13 +62,14 @@ def _settings(**given: Any) -> Settings:
 
 Host = Annotated[str | None, typer.Option(
     help="Address to listen on [env MCBURGER_HOST; 127.0.0.1]")]
-Port = Annotated[int | None, typer.Option(help="Port [env MCBURGER_PORT; 8000]")]
+Port = Annotated[int | None, typer.Option(help="Port, 0-65535 [env MCBURGER_PORT; 8000]")]
 Workers = Annotated[int | None, typer.Option(
-    help="Kitchen workers, fixed at start-up [env MCBURGER_WORKERS; 3]")]
+    help="Kitchen workers, fixed at start-up, 1-64 [env MCBURGER_WORKERS; 3]")]
 Speed = Annotated[float | None, typer.Option(
-    help="Speed factor: 60 makes a 180 s burger take 3 s [env MCBURGER_SPEED; 1]")]
+    help="Speed factor, above 0 and up to 100000: 60 makes a 180 s burger take 3 s "
+         "[env MCBURGER_SPEED; 1]")]
 Seed = Annotated[int | None, typer.Option(
-    help="Seed of the random preparation times [env MCBURGER_SEED]")]
+    help="Seed of the random preparation times [env MCBURGER_SEED; random at each start]")]
 DataDir = Annotated[Path | None, typer.Option(
     help="Where the SQLite event store and read models live [env MCBURGER_DATA_DIR; ./data]")]
 FavoritesFirst = Annotated[bool | None, typer.Option(
@@ -78,9 +79,10 @@ FavoritesFirst = Annotated[bool | None, typer.Option(
 MenuFile = Annotated[Path | None, typer.Option(
     help="Menu TOML file [env MCBURGER_MENU; built-in menu]")]
 StockTarget = Annotated[int | None, typer.Option(
-    help="Pre-made units kept of each favourite [env MCBURGER_STOCK_TARGET; 3]")]
+    help="Pre-made units kept of each favourite, 0-100 [env MCBURGER_STOCK_TARGET; 3]")]
 AccessLog = Annotated[bool | None, typer.Option(
-    help="Log one line per HTTP request [env MCBURGER_ACCESS_LOG; off]")]
+    help="Log one line per HTTP request and per WebSocket handshake "
+         "[env MCBURGER_ACCESS_LOG; off]")]
 StaffToken = Annotated[str | None, typer.Option(
     help="Bearer token of the staff routes, 16-256 characters (other users can read a command "
          "line: prefer the variable or --staff-token-file) [env MCBURGER_STAFF_TOKEN; the "
