@@ -122,7 +122,7 @@ class _KeepAlive:
     follows: after 15 to 30 s of silence), from one timer a connection re-armed when it fires.
     Why not a timeout on each ``get`` (as until ``9c29b10``): that arms and cancels a timer
     for every message to every client, 40 % of the board's own CPU a message
-    (``benchmarks/hub_send.py``)."""
+    (``benchmarks/hub_send.py``, with CPython's default collector thresholds)."""
 
     def __init__(self, subscriber: BoardSubscriber) -> None:
         self.sent = 0  # messages sent; the stream counts them
@@ -202,8 +202,9 @@ class _SendWatch:
 
     Why not a timeout around each send: that is a timer armed and cancelled a message a client
     (200,000 for 20 orders at 10,000 screens), with the timeout context around each wait 40 %
-    of the CPU the board spent a message outside the ASGI server (``benchmarks/hub_send.py``:
-    about 42 µs with them, 25 without). A send that does not wait (nearly all) is a dict
+    of the CPU the board spent a message outside the ASGI server (``benchmarks/hub_send.py``,
+    with CPython's default collector thresholds: about 42 µs with them, 25 without; 7 with
+    the server's, cli.GC_YOUNG_THRESHOLD). A send that does not wait (nearly all) is a dict
     insert and delete; the sweep looks only at the sends waiting when it runs, and runs only
     while some socket is open.
     """
