@@ -89,6 +89,7 @@ from _server import (
     errorbar,
     free_port,
     machine,
+    mcburger_command,
     print_machine,
     spread,
     write_json,
@@ -123,12 +124,45 @@ class Variant:
 
 
 class Ours:
-    """A fresh `mcburger run` with a quiet kitchen; an order is a POST /orders."""
+    """A fresh `mcburger run` with a quiet kitchen; an order is a POST /orders. With
+    `board_feeds` > 0, that many `mcburger serve board-feeds` processes beside it, sharing one
+    port (SO_REUSEPORT), which the clients connect to: the run only takes the orders."""
 
-    def __init__(self, work: Path) -> None:
+    def __init__(self, work: Path, board_feeds: int = 0) -> None:
         self.server = Server.start_caught_up(work, START_TIMEOUT, *QUIET_KITCHEN)
-        self.url, self.pid = self.server.url, self.server.process.pid
-        self.log_path = self.server.log_path
+        self.url = self.server.url
+        self.pids, self.log_paths = [self.server.process.pid], [self.server.log_path]
+        self.feeds: list[subprocess.Popen[bytes]] = []
+        self.client_url = self.url
+        try:
+            if board_feeds:
+                self._start_board_feeds(work, board_feeds)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start_board_feeds(self, work: Path, count: int) -> None:
+        port = free_port()
+        for index in range(count):
+            log_path = work / f"board-feeds-{index}.log"
+            with log_path.open("wb") as log:
+                self.feeds.append(subprocess.Popen(
+                    [*mcburger_command(), "serve", "board-feeds", "--host", HOST,
+                     "--port", str(port), "--data-dir", str(self.server.data_dir)],
+                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            self.pids.append(self.feeds[-1].pid)
+            self.log_paths.append(log_path)
+        self.client_url = f"http://{HOST}:{port}"
+        # Each says where it listens once it has started (they share the port, so /healthz
+        # alone cannot tell which of them answered)
+        deadline = time.monotonic() + START_TIMEOUT
+        for process, log_path in zip(self.feeds, self.log_paths[1:], strict=True):
+            while b"listening on" not in log_path.read_bytes():
+                if process.poll() is not None:
+                    raise RuntimeError(f"board-feeds exited; see {log_path}")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"board-feeds not listening; see {log_path}")
+                time.sleep(0.05)
 
     def publish(self, client: httpx.Client, _index: int) -> tuple[int, float]:
         started = time.time()
@@ -137,6 +171,8 @@ class Ours:
         return int(response.json()["number"]), started
 
     def stop(self) -> None:
+        for process in self.feeds:
+            stop_process(process)
         self.server.stop()
 
 
@@ -164,7 +200,7 @@ class Centrifugo:
             self.process = subprocess.Popen([str(binary), "--config", str(config)], cwd=work,
                                             stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL)
-        self.pid = self.process.pid
+        self.pids, self.log_paths, self.client_url = [self.process.pid], [self.log_path], self.url
         try:
             self._wait_healthy()
         except BaseException:
@@ -215,31 +251,38 @@ def stop_process(process: subprocess.Popen[Any]) -> None:
 # --- what the server uses -----------------------------------------------------------------------
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of a process, from /proc/PID/stat."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+def cpu_seconds(pids: Sequence[int]) -> float:
+    """utime + stime of the processes (the server's: one, or a run and its board-feeds), from
+    /proc/PID/stat."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+def rss_mib(pids: Sequence[int]) -> float:
+    """The processes' VmRSS, summed."""
+    total = 0.0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 class PeakRss(threading.Thread):
-    """Samples a process's VmRSS every SAMPLE_SECONDS until stopped; keeps the peak."""
+    """Samples the processes' summed VmRSS every SAMPLE_SECONDS until stopped; keeps the peak."""
 
-    def __init__(self, pid: int) -> None:
+    def __init__(self, pids: Sequence[int]) -> None:
         super().__init__(daemon=True)
-        self.pid, self.peak, self._done = pid, rss_mib(pid), threading.Event()
+        self.pids, self.peak, self._done = pids, rss_mib(pids), threading.Event()
 
     def run(self) -> None:
         while not self._done.wait(SAMPLE_SECONDS):
             try:
-                self.peak = max(self.peak, rss_mib(self.pid))
-            except OSError:  # the process is gone
+                self.peak = max(self.peak, rss_mib(self.pids))
+            except OSError:  # a process is gone
                 return
 
     def stop(self) -> float:
@@ -311,28 +354,30 @@ def measure(variant: Variant, clients: int, args: argparse.Namespace, scratch: P
     with tempfile.TemporaryDirectory(dir=scratch) as temporary:
         work = Path(temporary)
         target: Ours | Centrifugo = (Centrifugo(binary, work) if binary and variant.peer
-                                     else Ours(work))
+                                     else Ours(work, args.board_feeds))
         processes: list[ClientProcess] = []
-        sampler = PeakRss(target.pid)
+        pids = target.pids
+        sampler = PeakRss(pids)
         try:
-            rss_idle, cpu_start = rss_mib(target.pid), cpu_seconds(target.pid)
+            rss_idle, cpu_start = rss_mib(pids), cpu_seconds(pids)
             sampler.start()
             connect_began = time.monotonic()
-            processes = start_clients(variant, clients, target.url, args, work)
+            processes = start_clients(variant, clients, target.client_url, args, work)
             readies = [p.wait("ready", args.connect_timeout + 60) for p in processes]
             connect_s = time.monotonic() - connect_began
-            cpu_connected, rss_connected = cpu_seconds(target.pid), rss_mib(target.pid)
+            cpu_connected, rss_connected = cpu_seconds(pids), rss_mib(pids)
+            cpu_first_connected = cpu_seconds(pids[:1])
             posted, post_ms = place_orders(target, args.orders, args.interval)
             for process in processes:
                 process.send({"orders": posted, "timeout": args.delivery_timeout})
             results = [p.wait("result", args.delivery_timeout + 60) for p in processes]
             delivered_at = time.time()
-            cpu_end = cpu_seconds(target.pid)
+            cpu_end, cpu_first_end = cpu_seconds(pids), cpu_seconds(pids[:1])
         finally:
             rss_peak = sampler.stop()
             for process in processes:
                 process.kill()
-            measured_log = log_size(target.log_path)
+            measured_logs = [log_size(path) for path in target.log_paths]
             target.stop()
         messages = sum(r["messages"] for r in results)
         return summarise_run(variant, clients, readies, results, posted, post_ms) | {
@@ -340,9 +385,16 @@ def measure(variant: Variant, clients: int, args: argparse.Namespace, scratch: P
             "rss_peak_mib": rss_peak, "cpu_connect_s": cpu_connected - cpu_start,
             "cpu_delivery_s": cpu_end - cpu_connected,
             "cpu_us_per_message": (cpu_end - cpu_connected) * 1e6 / messages if messages else None,
+            # With board-feeds processes: the share of the delivery CPU that was the run's
+            # (taking the orders), the rest theirs
+            "cpu_delivery_s_first_process": cpu_first_end - cpu_first_connected,
+            "processes_measured": len(pids),
             "delivery_wall_s": delivered_at - min(posted.values()),
-            "log_problems": log_problems(target.log_path, 0, measured_log),
-            "log_problems_at_stop": len(log_problems(target.log_path, measured_log, None))}
+            "log_problems": [line for path, size in zip(target.log_paths, measured_logs,
+                                                        strict=True)
+                             for line in log_problems(path, 0, size)],
+            "log_problems_at_stop": sum(len(log_problems(path, size, None)) for path, size in
+                                        zip(target.log_paths, measured_logs, strict=True))}
 
 
 def start_clients(variant: Variant, clients: int, url: str, args: argparse.Namespace,
@@ -596,6 +648,9 @@ def main() -> None:
     parser.add_argument("--http-client", choices=("raw", "httpx"), default="raw",
                         help="how SSE and long-poll clients speak HTTP (httpx: to compare)")
     parser.add_argument("--client-loop", choices=("uvloop", "asyncio"), default="uvloop")
+    parser.add_argument("--board-feeds", type=int, default=0,
+                        help="our clients connect to this many `mcburger serve board-feeds` "
+                             "processes on one port beside the run (0: to the run itself)")
     parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--replot", action="store_true",
                         help="only redraw fanout.png from the fanout.json in --out")
@@ -645,7 +700,7 @@ def main() -> None:
     print(f"load average at end: {info['load_average_at_end']}")
     settings = {key: getattr(args, key) for key in (
         "orders", "interval", "delivery_timeout", "slow_share", "per_process", "no_deflate",
-        "http_client", "client_loop")}
+        "http_client", "client_loop", "board_feeds")}
     settings["server_options"] = " ".join(QUIET_KITCHEN)
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(args.out / "fanout.json", {"command": command_line(), "machine": info,

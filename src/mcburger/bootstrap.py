@@ -24,7 +24,7 @@ from mcburger.config import Settings
 from mcburger.domain.kitchen import KitchenSetup
 from mcburger.entrypoints.api.schemas import board_message
 from mcburger.health import Health
-from mcburger.restaurant import EMBEDDED_ROLES, ROLES, Restaurant
+from mcburger.restaurant import BOARD_FEEDS, EMBEDDED_ROLES, ROLES, Restaurant
 from mcburger.supervisor import Supervisor
 
 
@@ -35,15 +35,17 @@ async def bootstrap(settings: Settings, clock: Clock | None = None,
                     roles: frozenset[str] = EMBEDDED_ROLES) -> Restaurant:
     """Wire a restaurant: adapters given, else chosen by the settings' URLs, else embedded
     (SQLite files in the data directory). ``roles``: the services this process runs."""
-    unknown = roles - set(ROLES)
+    unknown = roles - {*ROLES, BOARD_FEEDS}
     if unknown:
-        raise ValueError(f"unknown roles {sorted(unknown)}; choose from {', '.join(ROLES)}")
+        raise ValueError(f"unknown roles {sorted(unknown)}; choose from "
+                         f"{', '.join((*ROLES, BOARD_FEEDS))}")
     menu = settings.load_menu()
     clock = clock or SystemClock()
     opened_events, opened_read_models = event_store is None, read_models is None
     events = event_store or await open_event_store(settings.eventstore_url, settings.data_dir)
     read_models = read_models or await open_read_models(
-        settings.mongo_url, settings.mongo_database, settings.data_dir)
+        settings.mongo_url, settings.mongo_database, settings.data_dir,
+        follower=roles == {BOARD_FEEDS})
     if bus is None and settings.kafka_bootstrap:
         from mcburger.adapters.bus.kafka import KafkaBus
         bus = KafkaBus(settings.kafka_bootstrap, client_id="mcburger-" + "-".join(sorted(roles)))

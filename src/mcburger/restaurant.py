@@ -39,9 +39,13 @@ from mcburger.supervisor import Supervisor
 
 log = logging.getLogger("mcburger")
 
-ROLES = ("api", "ordering", "kitchen", "board", "analytics", "relay")
+ROLES = ("api", "ordering", "kitchen", "board", "analytics", "relay")  # a restaurant's services
 EMBEDDED_ROLES = frozenset(ROLES) - {"relay"}  # one process follows the log directly
-SERVING_ROLES = frozenset({"api", "board"})  # processes that serve customers' routes and feeds
+# A process that serves only the board's page and feeds (WebSocket, SSE, long-poll) from the read
+# models another process writes, and runs no consumer: as many as the screens need, beside an
+# embedded `mcburger run` or a distributed restaurant (docs/architecture.md, "Board feeds").
+BOARD_FEEDS = "board-feeds"
+SERVING_ROLES = frozenset({"api", "board", BOARD_FEEDS})  # processes that serve routes and feeds
 # Far-behind projections rebuilt in worker processes, costliest first (measured alone on the
 # 10,000-order log: analytics 25,000 events/s, views 58,000, views-kitchen 126,000).
 REBUILD_ELSEWHERE_FIRST = ("analytics", "views", "views-kitchen")

@@ -18,7 +18,7 @@ from mcburger.adapters.role_lock import SINGLE_OWNER_ROLES, RoleInUse, RoleLock
 from mcburger.config import Settings
 from mcburger.domain.errors import InvalidMenu
 from mcburger.entrypoints.simulate import simulate
-from mcburger.restaurant import EMBEDDED_ROLES, ROLES
+from mcburger.restaurant import BOARD_FEEDS, EMBEDDED_ROLES, ROLES
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -121,7 +121,9 @@ def run(host: Host = None, port: Port = None, workers: Workers = None, speed: Sp
 @app.command()
 def serve(
     role: Annotated[str, typer.Argument(
-        help="api | ordering | kitchen | board | analytics | relay")],
+        help="api | ordering | kitchen | board | analytics | relay, or board-feeds: only the "
+             "board's page and feeds, from the read models another process writes (an "
+             "embedded run's data dir, or --mongo-url); several may share one port")],
     host: Host = None, port: Port = None, workers: Workers = None, speed: Speed = None,
     seed: Seed = None, data_dir: DataDir = None, favorites_first: FavoritesFirst = None,
     menu: MenuFile = None, stock_target: StockTarget = None, restaurant_id: RestaurantId = None,
@@ -142,9 +144,11 @@ def serve(
         help="Partitions of the topics this service creates (1-1000) "
              "[env MCBURGER_TOPIC_PARTITIONS; 3]")] = None,
 ) -> None:
-    """Run one service of the distributed restaurant (the services talk through Kafka)."""
-    if role not in ROLES:
-        raise typer.BadParameter(f"{role!r}: choose one of {', '.join(ROLES)}", param_hint="ROLE")
+    """Run one service of the distributed restaurant (the services talk through Kafka), or a
+    board-feeds process beside a restaurant."""
+    if role not in (*ROLES, BOARD_FEEDS):
+        raise typer.BadParameter(f"{role!r}: choose one of {', '.join((*ROLES, BOARD_FEEDS))}",
+                                 param_hint="ROLE")
     settings = _settings(host=host, port=port, workers=workers, speed=speed, seed=seed,
                          data_dir=data_dir, favorites_first=favorites_first, menu=menu,
                          stock_target=stock_target, restaurant_id=restaurant_id,
@@ -153,11 +157,29 @@ def serve(
                          eventstore_url=eventstore_url,
                          kafka_bootstrap=kafka_bootstrap, mongo_url=mongo_url,
                          mongo_database=mongo_database, topic_partitions=topic_partitions)
+    if role == BOARD_FEEDS:  # reads the read models only: no bus, no lock, no store of its own
+        _check_followed(settings)
+        _serve(settings, frozenset({role}), reuse_port=True)
+        return
     if not settings.kafka_bootstrap:
         raise typer.BadParameter("a service talks through Kafka: give --kafka-bootstrap "
                                  "or MCBURGER_KAFKA_BOOTSTRAP", param_hint="--kafka-bootstrap")
     with _hold_role(settings, role):  # held while the service runs; freed if it dies
         _serve(settings, frozenset({role}))
+
+
+def _check_followed(settings: Settings) -> None:
+    """A board-feeds process shows what another process writes: with SQLite read models, the
+    data directory must hold a restaurant's (exit 1 otherwise, rather than an empty board that
+    never changes: a mistyped --data-dir)."""
+    if settings.mongo_url:
+        return
+    path = settings.data_dir / "readmodels.db"
+    if not path.is_file():
+        typer.echo(f"mcburger: no read models at {path}: board-feeds serves those of a "
+                   "restaurant running with this data directory (`mcburger run --data-dir "
+                   f"{settings.data_dir}`); start it first, or give --mongo-url", err=True)
+        raise typer.Exit(1)
 
 
 def _hold_role(settings: Settings, role: str) -> contextlib.AbstractContextManager[object]:
@@ -185,7 +207,9 @@ def _hold_role(settings: Settings, role: str) -> contextlib.AbstractContextManag
 app.command()(simulate)
 
 
-def _serve(settings: Settings, roles: frozenset[str]) -> None:
+def _serve(settings: Settings, roles: frozenset[str], reuse_port: bool = False) -> None:
+    """Serve ``roles`` with uvicorn until stopped. ``reuse_port``: listen with SO_REUSEPORT, so
+    several processes may share the address and the kernel spreads new connections over them."""
     from mcburger.adapters.staff_token import StaffTokenUnreadable
     from mcburger.entrypoints.api.app import create_app
     from mcburger.entrypoints.api.board import MAX_CLIENT_MESSAGE_BYTES
@@ -213,8 +237,18 @@ def _serve(settings: Settings, roles: frozenset[str]) -> None:
     if not settings.access_log:
         logging.getLogger("uvicorn.error").addFilter(_no_websocket_access_lines)
     server = _Server(config, app)
+    sockets = None
+    if reuse_port:
+        try:
+            family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+            sockets = [socket.create_server((settings.host, settings.port), family=family,
+                                            reuse_port=True, backlog=config.backlog)]
+        except OSError as error:  # uvicorn would log it and exit 1; say it the same way
+            typer.echo(f"mcburger: cannot listen on {settings.host}:{settings.port}: {error}",
+                       err=True)
+            raise typer.Exit(1) from None
     tune_garbage_collector()
-    server.run()
+    server.run(sockets=sockets)
     if not server.started:  # as uvicorn.run: the app could not start (its log says why)
         raise typer.Exit(3)
 
@@ -248,6 +282,11 @@ class _Server(uvicorn.Server):
         full collection walks them again. (Collected first: garbage frozen would stay.)"""
         await super().startup(sockets)
         if self.started:
+            if sockets:  # uvicorn says where it listens only on sockets it opened itself
+                host, port = sockets[0].getsockname()[:2]
+                logging.getLogger("mcburger").info(
+                    "listening on http://%s:%d, shared with every other process listening "
+                    "there (SO_REUSEPORT)", f"[{host}]" if ":" in host else host, port)
             gc.collect()
             gc.freeze()
 

@@ -24,7 +24,7 @@ from mcburger.entrypoints.api import analytics, board, orders, status
 from mcburger.entrypoints.api.limits import BodyLimit, safe_text, validation_failed
 from mcburger.entrypoints.api.staff import StaffGuard
 from mcburger.entrypoints.web import pages
-from mcburger.restaurant import EMBEDDED_ROLES, SERVING_ROLES, Restaurant
+from mcburger.restaurant import BOARD_FEEDS, EMBEDDED_ROLES, SERVING_ROLES, Restaurant
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +33,8 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
                roles: frozenset[str] = EMBEDDED_ROLES, staff_token: str | None = None) -> FastAPI:
     """The app; its lifespan wires the restaurant (or uses the one given, e.g. by a test).
 
-    Processes that serve customers (embedded, ``api``, ``board``) get every route; the other
+    Processes that serve customers (embedded, ``api``, ``board``) get every route; a
+    ``board-feeds`` process the board's routes, its page and the status routes; the other
     services only stock, kitchen, health and metrics. Staff routes take ``staff_token``, else
     the settings' (``staff_token``, or the file ``staff_token_file``, made at first start); an
     app given a restaurant and no token has no staff at all (a random token nobody knows).
@@ -49,7 +50,9 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
         finally:
             await running.stop()
 
-    serving = (restaurant.roles if restaurant is not None else roles) & SERVING_ROLES
+    chosen_roles = restaurant.roles if restaurant is not None else roles
+    serving = chosen_roles & SERVING_ROLES
+    board_only = chosen_roles == {BOARD_FEEDS}  # takes no orders: its store is another's
     # A process that serves customers answers the board's WebSocket ahead of every layer
     app = (board.BoardSocketApp if serving else FastAPI)(
         title="McBurger Orders", version="0.1.0", lifespan=lifespan,
@@ -61,11 +64,13 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
     app.add_middleware(BodyLimit)
     _describe(app, restaurant.menu if restaurant is not None else chosen.load_menu(),
               chosen.protect_metrics)
-    routers = (orders.router, status.router, board.router, analytics.router)
-    for router in routers if serving else (status.router,):
+    routers = ((status.router, board.router) if board_only else
+               (orders.router, status.router, board.router, analytics.router) if serving else
+               (status.router,))
+    for router in routers:
         app.include_router(router)
     if serving:
-        pages.mount(app)
+        pages.mount(app, only=("/board/",) if board_only else None)
     app.add_exception_handler(RequestValidationError, validation_failed)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(IdempotencyKeyReused, _key_reused)

@@ -7,7 +7,7 @@ talk only to the public REST and board APIs, so the pages work the same against 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from importlib import resources
 from pathlib import Path
 
@@ -19,9 +19,6 @@ STATIC = Path(str(resources.files("mcburger.entrypoints.web").joinpath("static")
 PAGES = {"/": "kiosk.html", "/board/": "board.html", "/kitchen/": "kitchen.html",
          "/analytics/": "analytics.html"}
 
-router = APIRouter(include_in_schema=False)
-
-
 def _page(file: str) -> Callable[[], Awaitable[FileResponse]]:
     async def serve() -> FileResponse:  # no parameters: nothing from the request picks a file
         # no-cache: a screen left open for days must pick up a new version at its next reload
@@ -30,11 +27,13 @@ def _page(file: str) -> Callable[[], Awaitable[FileResponse]]:
     return serve
 
 
-for _path, _file in PAGES.items():
-    router.add_api_route(_path, _page(_file), methods=["GET"], name=_file.removesuffix(".html"))
-
-
-def mount(app: FastAPI) -> None:
-    """Add the pages and ``/static`` to ``app``."""
+def mount(app: FastAPI, only: Collection[str] | None = None) -> None:
+    """Add the pages (those of ``PAGES`` whose path is in ``only``, when given) and ``/static``
+    to ``app``."""
+    router = APIRouter(include_in_schema=False)
+    for path, file in PAGES.items():
+        if only is None or path in only:
+            router.add_api_route(path, _page(file), methods=["GET"],
+                                 name=file.removesuffix(".html"))
     app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
