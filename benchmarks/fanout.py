@@ -448,6 +448,12 @@ def summarise_run(variant: Variant, clients: int, readies: list[dict[str, Any]],
         "latency_ms": percentiles(latencies), "deliveries": len(latencies),
         "expected": expected, "missing_share": (expected - len(latencies)) / expected
         if expected else 1.0,
+        # Which orders' changes were still missing, and how many clients missed each
+        "missing_by_order": {number: sum(r.get("missing_by_order", {}).get(number, 0)
+                                         for r in results)
+                             for number in sorted({n for r in results
+                                                   for n in r.get("missing_by_order", {})},
+                                                  key=int)},
         "messages": messages, "messages_per_s": messages / span if span else 0.0,
         "closed_early": sum(r["closed"] for r in results),
         "client_cpu_s": sum(r["client_cpu_s"] for r in results),

@@ -476,15 +476,18 @@ async def wait_for_all(live: list[Receiver], orders: dict[int, float], timeout: 
 def result(live: list[Receiver], slow: list[Slow], orders: dict[int, float],
            errors: dict[str, int], cpu_seconds: float) -> dict[str, Any]:
     latencies, missing = [], 0
+    missing_by_order: dict[int, int] = {}
     for receiver in live:
         for number, posted in orders.items():
             arrived = receiver.requested.get(number)
             if arrived is None:
                 missing += 1
+                missing_by_order[number] = missing_by_order.get(number, 0) + 1
             else:
                 latencies.append(round((arrived - posted) * 1000, 3))
     lasts = [r.last for r in live if r.messages]
     return {"latencies_ms": latencies, "missing": missing, "expected": len(live) * len(orders),
+            "missing_by_order": missing_by_order,
             "messages": sum(r.messages for r in live), "last_receipt": max(lasts, default=None),
             "closed": sum(r.closed for r in live), "client_cpu_s": cpu_seconds,
             "slow_unread_bytes": [s.unread_bytes() for s in slow],

@@ -46,7 +46,7 @@ async def bootstrap(settings: Settings, clock: Clock | None = None,
     read_models = read_models or await open_read_models(
         settings.mongo_url, settings.mongo_database, settings.data_dir,
         follower=roles == {BOARD_FEEDS})
-    if bus is None and settings.kafka_bootstrap:
+    if bus is None and settings.kafka_bootstrap and roles != {BOARD_FEEDS}:  # it reads no topic
         from mcburger.adapters.bus.kafka import KafkaBus
         bus = KafkaBus(settings.kafka_bootstrap, client_id="mcburger-" + "-".join(sorted(roles)))
     rid = settings.restaurant_id

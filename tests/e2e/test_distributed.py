@@ -42,7 +42,11 @@ def cluster(launch: Launcher, postgres: str, mongo: str, kafka: KafkaBroker) -> 
 
 
 async def test_thirty_orders_through_six_processes_reach_every_board(cluster: Cluster) -> None:
-    feeds = start_feeds(cluster.board.url, cluster.board.ws_url)
+    # and the screens of a board-feeds process beside them, which follows the MongoDB read
+    # models the board service writes (no Kafka: it reads no topic)
+    board_feeds = cluster.start("board-feeds")
+    feeds = [*start_feeds(cluster.board.url, cluster.board.ws_url),
+             *start_feeds(board_feeds.url, board_feeds.ws_url)]
     try:
         async with httpx.AsyncClient(headers=STAFF, base_url=cluster.api.url,
                                      timeout=15.0) as client:
@@ -73,6 +77,8 @@ async def test_thirty_orders_through_six_processes_reach_every_board(cluster: Cl
         assert set(report["dependencies"].values()) == {"ok"}, (role, report)
         assert report["roles"] == [role]
     assert set(health["board"]["consumer_lag"]) == {"views", "views-kitchen"}
+    assert health["board-feeds"]["consumer_lag"] == {}
+    assert "bus" not in health["board-feeds"]["dependencies"]
 
 
 async def test_killed_services_and_a_restarted_broker_lose_nothing(

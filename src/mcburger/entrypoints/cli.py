@@ -171,8 +171,13 @@ def serve(
 def _check_followed(settings: Settings) -> None:
     """A board-feeds process shows what another process writes: with SQLite read models, the
     data directory must hold a restaurant's (exit 1 otherwise, rather than an empty board that
-    never changes: a mistyped --data-dir)."""
+    never changes: a mistyped --data-dir); with MongoDB's, the restaurant's event store must be
+    named too (its /healthz reports the log's head: SQLite's in the data dir would be empty)."""
     if settings.mongo_url:
+        if not settings.eventstore_url:
+            raise typer.BadParameter("board-feeds beside a distributed restaurant reads its "
+                                     "MongoDB read models: give its event store too",
+                                     param_hint="--eventstore-url")
         return
     path = settings.data_dir / "readmodels.db"
     if not path.is_file():
