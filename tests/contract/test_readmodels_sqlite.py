@@ -56,6 +56,30 @@ class TestSQLiteReadModelStore(ReadModelStoreContract):
             await waiter.close()
             await writer.close()
 
+    async def test_a_follower_follows_the_file_when_its_writer_replaces_it(
+            self, tmp_path: Path) -> None:
+        # The restaurant's read models deleted and rebuilt while a board-feeds process reads
+        # them: its open connection would show the deleted file's board for ever.
+        path = tmp_path / "readmodels.db"
+        writer = await SQLiteReadModelStore.open(path)
+        follower = await SQLiteReadModelStore.open(path, follower=True)
+        try:
+            await writer.commit("views", 40, [Put("board", "1", 1, 40, {"status": "READY"})])
+            assert await follower.checkpoint("views") == 40
+            await writer.close()
+            await asyncio.to_thread(_delete, tmp_path, "readmodels.db*")
+            assert await follower.checkpoint("views") == 40  # no file yet: the old one stays
+            writer = await SQLiteReadModelStore.open(path)
+            await writer.commit("views", 3, [Put("board", "2", 1, 3, {"status": "REQUESTED"})])
+
+            assert await follower.checkpoint("views") == 3
+            assert await follower.find("board") == [{"status": "REQUESTED"}]
+            await writer.commit("views", 5, [])
+            assert await follower.wait_for_checkpoint("views", 5, timeout=5)
+        finally:
+            await writer.close()
+            await follower.close()
+
     async def test_in_memory_database(self) -> None:
         store = await SQLiteReadModelStore.open(":memory:")
         try:
@@ -63,3 +87,8 @@ class TestSQLiteReadModelStore(ReadModelStoreContract):
             assert await store.find("orders", {"ok": True}) == [{"ok": True}]
         finally:
             await store.close()
+
+
+def _delete(directory: Path, pattern: str) -> None:
+    for leftover in directory.glob(pattern):
+        leftover.unlink()

@@ -17,7 +17,9 @@ Guarantees (what the board feeds promise their clients):
   work: one read a change batch; a client connecting reads the views' checkpoint, and the
   board itself is read again only when that moved or ``SNAPSHOT_SECONDS`` passed. A hub that
   finds ``FAR_BEHIND`` changes at once (the views rebuilding from position 0) skips to now and
-  re-snapshots its subscribers instead of fanning out history.
+  re-snapshots its subscribers instead of fanning out history. One that finds the log behind
+  its own version after a quiet ``WAIT_SECONDS`` (the read models were replaced under a
+  process that only follows them) starts again from the log's version, the same way.
 """
 
 from __future__ import annotations
@@ -241,9 +243,23 @@ class BoardHub:
             elif changes:
                 self._publish([BoardMessage.of("change", change, self._shape)
                                for change in changes])
+            elif (now := await self._queries.board_version()) < self.version:
+                # The log went back: the read models were replaced under us (a board-feeds
+                # process whose restaurant's files were deleted and rebuilt, or swapped for
+                # another's). Waiting for changes after our version would show nothing new
+                # until the new log passed it: start again from where it is.
+                self._restart_at(now)
 
     def _skip_to(self, version: int) -> None:
         self.version = self._floor = max(version, self.version)
+        self._resync_all()
+
+    def _restart_at(self, version: int) -> None:
+        self.version = self._floor = version
+        self._snapshot = None  # from the old log: newer in version, older in truth
+        self._resync_all()
+
+    def _resync_all(self) -> None:
         self._recent.clear()
         for subscriber in self._subscribers:
             subscriber.resync()

@@ -45,8 +45,20 @@ class FakeBoard:
         self.reads += 1
         return [c for c in self.changes if c["version"] > since][:limit]
 
+    def replace(self, ready: list[int]) -> None:
+        """Another restaurant's read models moved in under the hub: a shorter log, whose
+        orders ``ready`` are READY; the hub's wait then ends empty, as at its timeout."""
+        self.changes, self.version = [], 0
+        for number in ready:
+            self.change(number, "READY")
+        self._quiet = True
+        self._appended.set()
+
     async def wait_for_board_changes(self, since: int, timeout: float) -> list[JSON]:
         while not (found := await self.board_changes(since)):
+            if getattr(self, "_quiet", False):
+                self._quiet = False
+                return []  # the timeout, without waiting it out
             self._appended.clear()
             await self._appended.wait()
         return found
@@ -231,6 +243,27 @@ async def test_a_hub_far_behind_skips_to_now_and_re_snapshots_instead_of_replayi
     assert first.kind == "snapshot" and first.version == 1200 and feed.resyncs == 1
     assert (following.kind, following.version) == ("change", 1201)
     assert board.reads - reads <= 4  # one page read and skipped, not 1,200 changes fanned out
+
+
+async def test_read_models_replaced_behind_the_hub_give_every_feed_their_board_again(
+        board: FakeBoard) -> None:
+    for number in range(1, 11):
+        board.change(number, "REQUESTED")
+    hub = BoardHub(board, buffer=64)
+    running = asyncio.create_task(hub.run())
+    async with hub.subscribe() as feed:
+        assert (await received(feed, 1))[0].version == 10
+        board.replace(ready=[77, 78])  # version 2: behind the hub's 10
+        again = (await received(feed, 1))[0]
+        board.change(79, "REQUESTED")
+        after = (await received(feed, 1))[0]
+        polled = await hub.changes_after(2, timeout=0)
+    running.cancel()
+
+    assert again.kind == "snapshot" and again.version == 2
+    assert again.data["ready"] == [77, 78] and again.data["requested"] == []
+    assert (after.kind, after.version, after.data["number"]) == ("change", 3, 79)
+    assert [change["number"] for change in polled] == [79]
 
 
 class Screen:

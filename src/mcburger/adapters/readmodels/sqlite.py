@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
+import os
 import re
 import sqlite3
 from collections.abc import Collection, Mapping, Sequence
@@ -16,6 +18,8 @@ import aiosqlite
 from mcburger.adapters.readmodels.commit_signal import CommitSignal
 from mcburger.application.ports import JSON, Put, ReadModelStore
 
+log = logging.getLogger(__name__)
+
 # Field names end up in a JSON path; anything but a plain identifier could reach into nested
 # objects or array items ("a.b", "a[0]") and silently change what the query means.
 _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -26,7 +30,7 @@ _FIELD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _CROSS_PROCESS_RECHECK = 0.25
 # ...and in a process that follows another's commits (``board-feeds``): every change reaches its
 # screens that much later at most (10 ms on average), for 50 reads a second of one row, ~0.3 %
-# of a core while idle (``recheck_seconds``).
+# of a core while idle (``open(..., follower=True)``).
 FOLLOWER_RECHECK = 0.02
 
 Scalar = str | int | float | bool | None
@@ -69,31 +73,45 @@ class SQLiteReadModelStore(ReadModelStore):
     (not necessarily a power cut), which is enough for data that can be rebuilt from the log.
     """
 
-    def __init__(self, db: aiosqlite.Connection,
-                 recheck_seconds: float = _CROSS_PROCESS_RECHECK) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path | str = ":memory:",
+                 follower: bool = False) -> None:
         self._db = db
+        self._path = str(path)
         self._lock = asyncio.Lock()
-        self._committed = CommitSignal(recheck_seconds)
+        self._follower = follower
+        self._committed = CommitSignal(FOLLOWER_RECHECK if follower else _CROSS_PROCESS_RECHECK)
+        self._identity = _identity(self._path) if follower else None
 
     @classmethod
-    async def open(cls, path: Path | str,
-                   recheck_seconds: float = _CROSS_PROCESS_RECHECK) -> SQLiteReadModelStore:
+    async def open(cls, path: Path | str, follower: bool = False) -> SQLiteReadModelStore:
         """Open (creating if needed) the database at ``path``; ``":memory:"`` for a private one.
 
-        ``recheck_seconds``: how late ``wait_for_checkpoint`` may notice a commit made by another
-        process (this process's own commits wake it at once); ``FOLLOWER_RECHECK`` in a process
-        whose read models another one writes."""
-        # Autocommit mode: transactions are begun explicitly, never implicitly by the driver.
-        db = await aiosqlite.connect(str(path), isolation_level=None)
-        try:
-            await db.execute("PRAGMA journal_mode=WAL")
-            await db.execute("PRAGMA synchronous=NORMAL")
-            await db.execute("PRAGMA busy_timeout=5000")  # another process may hold the lock
-            await db.executescript(_SCHEMA)
-        except BaseException:
-            await db.close()
-            raise
-        return cls(db, recheck_seconds)
+        ``follower``: another process writes these read models and this one only reads them
+        (``board-feeds``). ``wait_for_checkpoint`` then notices that process's commits within
+        ``FOLLOWER_RECHECK`` s (0.25 s otherwise: this process's own commits wake it at once),
+        and when the file at ``path`` is replaced (the restaurant's read models deleted and
+        rebuilt, or another data directory moved in), the next ``checkpoint`` reopens it: an
+        open connection would go on reading the deleted file for ever.
+
+        Raises ``sqlite3.Error`` when the file is not an SQLite database or cannot be opened.
+        """
+        db = await _connect(str(path))
+        return cls(db, path, follower)
+
+    async def _follow_replacement(self) -> None:
+        """Reopen ``path`` when the file there is no longer the one open (a follower only)."""
+        # One stat of a local file (microseconds), inline: a thread hop would cost more.
+        now = _identity(self._path)
+        if now is None or now == self._identity:
+            return  # the same file, or none yet (deleted, the writer not restarted)
+        async with self._lock:
+            if _identity(self._path) == self._identity:
+                return
+            db = await _connect(self._path)
+            old, self._db = self._db, db
+            self._identity = _identity(self._path)
+            await old.close()
+        log.warning("the read models at %s were replaced: reading the new file", self._path)
 
     async def get(self, collection: str, key: str) -> JSON | None:
         async with self._lock:  # one round trip to the driver's thread, not two
@@ -152,6 +170,8 @@ class SQLiteReadModelStore(ReadModelStore):
         return [_decode(row[0]) for row in rows]
 
     async def checkpoint(self, consumer: str) -> int:
+        if self._follower:
+            await self._follow_replacement()
         async with self._lock:
             return await self._checkpoint(consumer)
 
@@ -201,6 +221,29 @@ class SQLiteReadModelStore(ReadModelStore):
         )
         row = await cursor.fetchone()
         return 0 if row is None else int(row[0])
+
+
+async def _connect(path: str) -> aiosqlite.Connection:
+    # Autocommit mode: transactions are begun explicitly, never implicitly by the driver.
+    db = await aiosqlite.connect(path, isolation_level=None)
+    try:
+        await db.execute("PRAGMA journal_mode=WAL")
+        await db.execute("PRAGMA synchronous=NORMAL")
+        await db.execute("PRAGMA busy_timeout=5000")  # another process may hold the lock
+        await db.executescript(_SCHEMA)
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    """Which file is at ``path`` (device, inode), None when there is none."""
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def _condition(field: str, value: Scalar) -> tuple[str, list[Any]]:
