@@ -1,7 +1,7 @@
 """Benchmark: the board's fan-out to many clients, with Centrifugo as a peer (issue 11, item 2).
 
     .venv/bin/python benchmarks/fanout.py [--clients 1000 5000 10000] [--transports ws sse poll]
-        [--runs 5] [--slow-share 0.01] [--peer centrifugo]
+        [--runs 5] [--slow-share 0.01] [--peer centrifugo] [--board-feeds N]
 
 Each run starts a fresh `mcburger run` on 127.0.0.1 (a new data directory; `--workers 1
 --speed 0.0001`: the one worker spends weeks on its first favourite, so every cola ordered stays
@@ -28,6 +28,11 @@ divided by the seconds from the first POST to the last receipt); the share of ex
 still missing --delivery-timeout s after the last POST; the server's peak VmRSS (sampled every
 0.2 s) and its CPU seconds (utime + stime in /proc/PID/stat) while the clients connect and while
 the orders are delivered, and the latter per message delivered.
+
+With --board-feeds N, N `mcburger serve board-feeds` processes share one port beside the run
+and our clients connect there (the kernel spreads them over the N); the orders still go to the
+run. RSS and CPU are then summed over the run and its board-feeds processes (peak of the sum),
+and `cpu_delivery_s_first_process` is the run's own share of the delivery CPU.
 
 How to read them. With the orders paced, messages/s is the offered rate (clients x orders / about
 --orders x --interval s) until a server falls behind; below that, the latency and the CPU a
