@@ -1,9 +1,14 @@
 """Plot several fanout.py result files side by side: one bar group per measured set.
 
-    .venv/bin/python benchmarks/fanout_compare.py --out docs/benchmarks/fanout-board-feeds.png \
-        'docs/benchmarks/fanout-ws-10k-one-process.json:ws=one process' \
-        'docs/benchmarks/fanout-ws-10k-board-feeds-2.json:ws=2 board-feeds' \
-        'docs/benchmarks/fanout-ws-10k-board-feeds-2.json:centrifugo=Centrifugo'
+.venv/bin/python benchmarks/fanout_compare.py --out docs/benchmarks/fanout-board-feeds.png \
+    --title "10,000 WebSocket clients, an order every 0.5 s or 0.25 s" \
+    'docs/benchmarks/fanout-ws-10k-one-process.json:ws=one process, 0.5 s' \
+    'docs/benchmarks/fanout-ws-10k-board-feeds-1.json:ws=1 board-feeds, 0.5 s' \
+    'docs/benchmarks/fanout-ws-10k-board-feeds-2.json:ws=2 board-feeds, 0.5 s' \
+    'docs/benchmarks/fanout-ws-10k-board-feeds-2.json:centrifugo=Centrifugo, 0.5 s' \
+    'docs/benchmarks/fanout-ws-10k-one-process-interval-0.25s.json:ws=one process, 0.25 s' \
+    'docs/benchmarks/fanout-ws-10k-board-feeds-2-interval-0.25s.json:ws=2 board-feeds, 0.25 s' \
+    'docs/benchmarks/fanout-ws-10k-board-feeds-2-interval-0.25s.json:centrifugo=Centrifugo, 0.25 s'
 
 Each argument is FILE:VARIANT=LABEL (VARIANT: a `variant` of the file's results, as fanout.py
 names them: ws, ws+slow, sse, poll, centrifugo, centrifugo+slow; the file's first client count
