@@ -43,7 +43,7 @@ ROLES = ("api", "ordering", "kitchen", "board", "analytics", "relay")  # a resta
 EMBEDDED_ROLES = frozenset(ROLES) - {"relay"}  # one process follows the log directly
 # A process that serves only the board's page and feeds (WebSocket, SSE, long-poll) from the read
 # models another process writes, and runs no consumer: as many as the screens need, beside an
-# embedded `mcburger run` or a distributed restaurant (docs/architecture.md, "Board feeds").
+# embedded `mcburger run` or a distributed restaurant (docs/architecture.md, "The board").
 BOARD_FEEDS = "board-feeds"
 SERVING_ROLES = frozenset({"api", "board", BOARD_FEEDS})  # processes that serve routes and feeds
 # Far-behind projections rebuilt in worker processes, costliest first (measured alone on the

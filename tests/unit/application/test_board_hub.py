@@ -21,6 +21,7 @@ class FakeBoard:
         self.reads = 0
         self.snapshots = 0
         self._appended = asyncio.Event()
+        self._quiet = False  # the next empty wait returns [] (its timeout) instead of waiting
 
     def change(self, number: int, status: str) -> None:
         self.version += 1
@@ -56,7 +57,7 @@ class FakeBoard:
 
     async def wait_for_board_changes(self, since: int, timeout: float) -> list[JSON]:
         while not (found := await self.board_changes(since)):
-            if getattr(self, "_quiet", False):
+            if self._quiet:
                 self._quiet = False
                 return []  # the timeout, without waiting it out
             self._appended.clear()
