@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import HTTPException
 
 from mcburger.adapters.clock import VirtualClock
 from mcburger.adapters.staff_token import StaffTokenUnreadable, load_or_create
@@ -134,6 +135,22 @@ def test_the_embedded_default_is_not_open(tmp_path: Path,
     token = (tmp_path / "staff-token").read_text().strip()
     assert str(tmp_path / "staff-token") in caplog.text and token not in caplog.text
     app.state.staff.check("127.0.0.1", token)  # the file's token is the staff token
+
+
+def test_a_board_feeds_process_reads_its_restaurants_token_and_never_makes_one(
+        tmp_path: Path) -> None:
+    # It writes nothing in its restaurant's data directory: a token file it made would become
+    # the staff token of the restaurant's next start (one given by MCBURGER_STAFF_TOKEN before)
+    feeds = frozenset({"board-feeds"})
+    app = create_app(Settings(data_dir=tmp_path), roles=feeds)
+    assert not (tmp_path / "staff-token").exists()
+    with pytest.raises(HTTPException) as refused:  # no token it knows: staff routes are shut
+        app.state.staff.check("127.0.0.1", "a-token-somebody-guessed")
+    assert refused.value.status_code == 401
+
+    create_app(Settings(data_dir=tmp_path))  # the restaurant's first start makes it
+    token = (tmp_path / "staff-token").read_text().strip()
+    create_app(Settings(data_dir=tmp_path), roles=feeds).state.staff.check("127.0.0.1", token)
 
 
 def test_a_service_that_takes_no_orders_still_describes_its_routes() -> None:

@@ -59,7 +59,8 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
         description="Event-sourced orders for a quick-service restaurant.")
     chosen = settings or (restaurant.settings if restaurant is not None else Settings())
     app.state.staff = StaffGuard(_staff_token(chosen, staff_token, injected=settings is None
-                                              and restaurant is not None))
+                                              and restaurant is not None,
+                                              create=not board_only))
     app.state.protect_metrics = chosen.protect_metrics
     app.add_middleware(BodyLimit)
     _describe(app, restaurant.menu if restaurant is not None else chosen.load_menu(),
@@ -80,7 +81,10 @@ def create_app(settings: Settings | None = None, restaurant: Restaurant | None =
     return app
 
 
-def _staff_token(settings: Settings, given: str | None, injected: bool) -> str:
+def _staff_token(settings: Settings, given: str | None, injected: bool,
+                 create: bool = True) -> str:
+    """``create``: make the token file when there is none (a restaurant's first start); a
+    board-feeds process only reads the one its restaurant made, as it writes nothing there."""
     if given is not None:
         return given
     if settings.staff_token is not None:
@@ -88,9 +92,13 @@ def _staff_token(settings: Settings, given: str | None, injected: bool) -> str:
     if injected:
         return secrets.token_urlsafe(32)
     path = settings.staff_token_file or settings.data_dir / "staff-token"
+    if not create and not path.exists():
+        log.info("staff token: none in %s and none given: this process's staff routes (/stock, "
+                 "/kitchen) answer 401", path.resolve())
+        return secrets.token_urlsafe(32)
     token = load_or_create(path)
-    log.info("staff token: in %s (readable by its owner only); staff pages ask for it once",
-             path.resolve())
+    log.info("staff token: in %s (readable by its owner only); %s", path.resolve(),
+             "staff pages ask for it once" if create else "for /stock and /kitchen")
     return token
 
 
