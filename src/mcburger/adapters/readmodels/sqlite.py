@@ -99,18 +99,15 @@ class SQLiteReadModelStore(ReadModelStore):
         return cls(db, path, follower)
 
     async def _follow_replacement(self) -> None:
-        """Reopen ``path`` when the file there is no longer the one open (a follower only)."""
+        """Reopen ``path`` when the file there is no longer the one open (a follower only;
+        called holding ``_lock``)."""
         # One stat of a local file (microseconds), inline: a thread hop would cost more.
         now = _identity(self._path)
         if now is None or now == self._identity:
             return  # the same file, or none yet (deleted, the writer not restarted)
-        async with self._lock:
-            if _identity(self._path) == self._identity:
-                return
-            db = await _connect(self._path)
-            old, self._db = self._db, db
-            self._identity = _identity(self._path)
-            await old.close()
+        old, self._db = self._db, await _connect(self._path)
+        self._identity = now
+        await old.close()
         log.warning("the read models at %s were replaced: reading the new file", self._path)
 
     async def get(self, collection: str, key: str) -> JSON | None:
@@ -170,9 +167,9 @@ class SQLiteReadModelStore(ReadModelStore):
         return [_decode(row[0]) for row in rows]
 
     async def checkpoint(self, consumer: str) -> int:
-        if self._follower:
-            await self._follow_replacement()
         async with self._lock:
+            if self._follower:
+                await self._follow_replacement()
             return await self._checkpoint(consumer)
 
     async def commit(self, consumer: str, position: int, puts: Sequence[Put]) -> None:
