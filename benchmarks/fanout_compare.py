@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from pathlib import Path
 from typing import Any
+
+from _server import spread
 
 PANELS = (  # (title, unit, key path in a run)
     ("Delivery latency p50", "ms", ("latency_ms", "p50")),
@@ -69,13 +70,10 @@ def main() -> None:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 4.2))
     labels = [label for label, _ in sets]
     for axis, (title, unit, keys) in zip(axes, PANELS, strict=True):
-        medians, lows, highs = [], [], []
-        for _, runs in sets:
-            values = [value(run, keys) for run in runs]
-            middle = statistics.median(values)
-            medians.append(middle)
-            lows.append(middle - min(values))
-            highs.append(max(values) - middle)
+        figures = [spread([value(run, keys) for run in runs]) for _, runs in sets]
+        medians = [f["median"] for f in figures]
+        lows = [f["median"] - f["min"] for f in figures]
+        highs = [f["max"] - f["median"] for f in figures]
         axis.bar(range(len(sets)), medians, yerr=[lows, highs], capsize=4,
                  color=[f"C{index}" for index in range(len(sets))])
         axis.set_xticks(range(len(sets)), labels, rotation=20, ha="right", fontsize=8)
